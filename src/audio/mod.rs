@@ -1,0 +1,57 @@
+//! Audio front end: any podcast file -> 16 kHz mono f32 samples.
+//!
+//! [`decode`] streams packets out of symphonia and downmixes them to mono at
+//! the source rate; [`resample`] turns that stream into 16 kHz with rubato, block
+//! by block, so no whole-episode buffer at the source rate is ever held.
+//! Time 0 is the first sample a listener hears (gapless trimming is on).
+
+pub mod decode;
+pub mod resample;
+
+use std::path::{Path, PathBuf};
+
+pub use decode::AudioInfo;
+
+/// The rate Whisper and everything after the front end works at.
+pub const SAMPLE_RATE_HZ: u32 = 16_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AudioError {
+    #[error("audio file '{path}' cannot be opened: {detail}")]
+    Open { path: PathBuf, detail: String },
+    #[error("'{path}' is empty; pass an audio file (MP3, M4A/AAC, FLAC, WAV, OGG/Vorbis)")]
+    Empty { path: PathBuf },
+    #[error("'{path}' is not a recognized audio file; podcap reads MP3, M4A/AAC, FLAC, WAV and OGG/Vorbis")]
+    NotAudio { path: PathBuf },
+    #[error("'{path}' has no audio track")]
+    NoAudioTrack { path: PathBuf },
+    #[error("'{path}' uses the {codec} codec, which podcap cannot decode; convert it first: ffmpeg -i '{path}' -ac 1 -ar 16000 out.wav")]
+    UnsupportedCodec { path: PathBuf, codec: String },
+    #[error("'{path}' could not be decoded: {detail}")]
+    Decode { path: PathBuf, detail: String },
+    #[error("'{path}' contains no decodable audio")]
+    NoAudio { path: PathBuf },
+}
+
+/// Decodes `path` and returns its 16 kHz mono signal with what was learned on the way.
+pub fn load_16k_mono(
+    path: &Path,
+    on_progress: &mut dyn FnMut(f64),
+) -> Result<(Vec<f32>, AudioInfo), AudioError> {
+    let mut samples = Vec::new();
+    let mut resampler: Option<resample::To16k> = None;
+    let info = decode::decode_mono(path, &mut |rate_hz, block| {
+        let r = resampler.get_or_insert_with(|| resample::To16k::new(rate_hz));
+        r.push(block, &mut |out| samples.extend_from_slice(out));
+        on_progress(samples.len() as f64 / SAMPLE_RATE_HZ as f64);
+    })?;
+    if let Some(r) = resampler {
+        r.finish(&mut |out| samples.extend_from_slice(out));
+    }
+    if samples.is_empty() {
+        return Err(AudioError::NoAudio {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok((samples, info))
+}

@@ -1,0 +1,155 @@
+//! The shipped engine: whisper.cpp through whisper-rs.
+//!
+//! The model is loaded once and shared; each chunk gets its own decoding
+//! state. Words are built from tokens (a token starting with a space starts a
+//! word), timed by whisper.cpp's token timestamps (10 ms units), and scored by
+//! their mean token probability. The model file is checked by
+//! [`crate::model::inspect`] first: whisper.cpp may abort the process on a bad file.
+
+use std::path::Path;
+
+use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
+
+use super::{RecognizedWord, TranscribeError, Transcriber};
+use crate::model::{self, ModelInfo};
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// whisper.cpp threads per chunk. whisper.cpp's workers spin while they
+    /// wait, so jobs x threads should not exceed the free cores.
+    pub threads_per_job: usize,
+    /// Spoken language code ("en"), or "auto" to detect (multilingual models only).
+    pub language: String,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            threads_per_job: 1,
+            language: "en".into(),
+        }
+    }
+}
+
+pub struct WhisperEngine {
+    ctx: WhisperContext,
+    info: ModelInfo,
+    options: EngineOptions,
+}
+
+impl WhisperEngine {
+    /// Checks and loads a ggml model file.
+    pub fn load(path: &Path, options: EngineOptions) -> Result<Self, crate::Error> {
+        let info = model::inspect(path)?;
+        whisper_rs::install_logging_hooks();
+        let params = WhisperContextParameters::default();
+        let path_str = path.to_str().ok_or_else(|| TranscribeError::Load {
+            path: path.to_path_buf(),
+            detail: "path is not UTF-8".into(),
+        })?;
+        let ctx = WhisperContext::new_with_params(path_str, params).map_err(|e| {
+            TranscribeError::Load {
+                path: path.to_path_buf(),
+                detail: e.to_string(),
+            }
+        })?;
+        Ok(Self { ctx, info, options })
+    }
+
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+}
+
+struct WordBuilder {
+    bytes: Vec<u8>,
+    start_cs: i64,
+    end_cs: i64,
+    prob_sum: f32,
+    tokens: u32,
+}
+
+impl WordBuilder {
+    fn finish(self) -> Option<RecognizedWord> {
+        let text = String::from_utf8_lossy(&self.bytes).trim().to_string();
+        if text.is_empty() {
+            return None;
+        }
+        Some(RecognizedWord {
+            text,
+            start_ms: (self.start_cs.max(0) as u64) * 10,
+            end_ms: (self.end_cs.max(self.start_cs).max(0) as u64) * 10,
+            probability: self.prob_sum / self.tokens.max(1) as f32,
+        })
+    }
+}
+
+impl Transcriber for WhisperEngine {
+    fn transcribe(&self, samples_16k: &[f32]) -> Result<Vec<RecognizedWord>, TranscribeError> {
+        let engine_err = |detail: String| TranscribeError::Engine {
+            start_s: 0.0,
+            detail,
+        };
+        let mut state = self
+            .ctx
+            .create_state()
+            .map_err(|e| engine_err(e.to_string()))?;
+        let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+        params.set_n_threads(self.options.threads_per_job.max(1) as i32);
+        let language = if self.info.is_multilingual() {
+            self.options.language.as_str()
+        } else {
+            "en"
+        };
+        params.set_language(Some(language));
+        params.set_token_timestamps(true);
+        params.set_print_progress(false);
+        params.set_print_realtime(false);
+        params.set_print_special(false);
+        params.set_print_timestamps(false);
+        params.set_suppress_nst(true);
+        state
+            .full(params, samples_16k)
+            .map_err(|e| engine_err(e.to_string()))?;
+
+        let eot = self.ctx.token_eot();
+        let mut words = Vec::new();
+        let mut current: Option<WordBuilder> = None;
+        for segment in state.as_iter() {
+            for i in 0..segment.n_tokens() {
+                let Some(token) = segment.get_token(i) else {
+                    continue;
+                };
+                let data = token.token_data();
+                if data.id >= eot {
+                    continue;
+                }
+                let bytes = token.to_bytes().map_err(|e| engine_err(e.to_string()))?;
+                let starts_word = bytes.first() == Some(&b' ');
+                if starts_word || current.is_none() {
+                    if let Some(w) = current.take().and_then(WordBuilder::finish) {
+                        words.push(w);
+                    }
+                    current = Some(WordBuilder {
+                        bytes: Vec::new(),
+                        start_cs: data.t0,
+                        end_cs: data.t1,
+                        prob_sum: 0.0,
+                        tokens: 0,
+                    });
+                }
+                let w = current.as_mut().expect("set above");
+                w.bytes.extend_from_slice(bytes);
+                w.end_cs = data.t1;
+                w.prob_sum += data.p;
+                w.tokens += 1;
+            }
+            // A segment ends a word.
+            if let Some(w) = current.take().and_then(WordBuilder::finish) {
+                words.push(w);
+            }
+        }
+        Ok(words)
+    }
+}
