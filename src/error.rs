@@ -10,6 +10,8 @@ pub enum Error {
     Model(#[from] crate::model::ModelError),
     #[error(transparent)]
     Transcribe(#[from] crate::transcribe::TranscribeError),
+    #[error(transparent)]
+    Transcript(#[from] crate::transcript::TranscriptError),
     #[error("cannot write '{path}': {detail}; check that the folder exists and is writable, or pass another --out")]
     Output { path: PathBuf, detail: String },
 }

@@ -12,3 +12,5 @@ pub mod model;
 pub mod transcribe;
 
 pub use error::Error;
+pub mod align;
+pub mod transcript;

@@ -89,13 +89,13 @@ mod tests {
 
     #[test]
     fn cuts_fall_in_silence() {
-        // 10 minutes of "speech" (noise) with a 0.5 s pause every 37 s.
+        // 10 minutes of "speech" (noise) with a 0.5 s pause every 11 s.
         let rate = 16_000usize;
         let mut s = Vec::with_capacity(600 * rate);
         let mut x: u32 = 1;
         for i in 0..600 * rate {
             x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            let in_pause = (i % (37 * rate)) < rate / 2;
+            let in_pause = (i % (11 * rate)) < rate / 2;
             s.push(if in_pause {
                 0.0
             } else {
@@ -110,7 +110,7 @@ mod tests {
             assert_eq!(w[0].end_sample, w[1].start_sample);
             let cut = w[0].end_sample;
             assert!(
-                cut % (37 * rate) < rate / 2,
+                cut % (11 * rate) < rate / 2,
                 "cut at {cut} is not in a pause"
             );
         }

@@ -1,0 +1,230 @@
+//! Token sequence alignment: unique n-gram anchors + Needleman-Wunsch between them.
+
+use std::collections::HashMap;
+
+/// Largest DP table (cells) built at once; larger stretches are cut at anchors first.
+const MAX_DP_CELLS: usize = 4_000_000;
+const MATCH: i32 = 2;
+const NEAR: i32 = 1;
+const MISMATCH: i32 = -1;
+const GAP: i32 = -1;
+
+/// Same word for matching purposes: equal, or a small spelling difference.
+pub fn similar(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    let (la, lb) = (a.chars().count(), b.chars().count());
+    if la.min(lb) < 4 {
+        return false;
+    }
+    let d = levenshtein(a, b);
+    d * 4 <= la.max(lb)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+fn score(a: &str, b: &str) -> i32 {
+    if a == b {
+        MATCH
+    } else if similar(a, b) {
+        NEAR
+    } else {
+        MISMATCH
+    }
+}
+
+/// Pairs `(i, j)` of `t[i]` aligned with `r[j]`, in increasing order of both.
+pub fn align_tokens(t: &[&str], r: &[&str]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    align_range(t, r, 0..t.len(), 0..r.len(), 4, &mut out);
+    out
+}
+
+fn align_range(
+    t: &[&str],
+    r: &[&str],
+    tr: std::ops::Range<usize>,
+    rr: std::ops::Range<usize>,
+    n: usize,
+    out: &mut Vec<(usize, usize)>,
+) {
+    if tr.is_empty() || rr.is_empty() {
+        return;
+    }
+    if tr.len() * rr.len() <= MAX_DP_CELLS || n == 0 {
+        needleman_wunsch(t, r, tr, rr, out);
+        return;
+    }
+    let anchors = chain(unique_ngram_pairs(t, r, tr.clone(), rr.clone(), n), n);
+    if anchors.is_empty() {
+        return align_range(t, r, tr, rr, n - 1, out);
+    }
+    let (mut ti, mut rj) = (tr.start, rr.start);
+    for &(a, b) in &anchors {
+        align_range(t, r, ti..a, rj..b, n, out);
+        for k in 0..n {
+            out.push((a + k, b + k));
+        }
+        ti = a + n;
+        rj = b + n;
+    }
+    align_range(t, r, ti..tr.end, rj..rr.end, n, out);
+}
+
+/// Positions of n-grams that occur exactly once in each range.
+fn unique_ngram_pairs(
+    t: &[&str],
+    r: &[&str],
+    tr: std::ops::Range<usize>,
+    rr: std::ops::Range<usize>,
+    n: usize,
+) -> Vec<(usize, usize)> {
+    fn index<'s>(
+        s: &'s [&'s str],
+        range: std::ops::Range<usize>,
+        n: usize,
+    ) -> HashMap<&'s [&'s str], (usize, u32)> {
+        let mut m: HashMap<&[&str], (usize, u32)> = HashMap::new();
+        if range.len() >= n {
+            for i in range.start..=range.end - n {
+                let e = m.entry(&s[i..i + n]).or_insert((i, 0));
+                e.1 += 1;
+            }
+        }
+        m
+    }
+    let ti = index(t, tr, n);
+    let ri = index(r, rr, n);
+    let mut pairs: Vec<(usize, usize)> = ti
+        .iter()
+        .filter(|(_, &(_, c))| c == 1)
+        .filter_map(|(k, &(i, _))| ri.get(k).filter(|&&(_, c)| c == 1).map(|&(j, _)| (i, j)))
+        .collect();
+    pairs.sort_unstable();
+    pairs
+}
+
+/// Longest chain of non-overlapping anchors increasing on both sides (patience LIS).
+fn chain(pairs: Vec<(usize, usize)>, n: usize) -> Vec<(usize, usize)> {
+    // pairs are sorted by i; find the LIS on j.
+    let mut tails: Vec<usize> = Vec::new(); // index into pairs
+    let mut parent: Vec<Option<usize>> = vec![None; pairs.len()];
+    for (k, &(_, j)) in pairs.iter().enumerate() {
+        let pos = tails.partition_point(|&x| pairs[x].1 < j);
+        parent[k] = pos.checked_sub(1).map(|p| tails[p]);
+        if pos == tails.len() {
+            tails.push(k);
+        } else {
+            tails[pos] = k;
+        }
+    }
+    let mut out = Vec::new();
+    let mut cur = tails.last().copied();
+    while let Some(k) = cur {
+        out.push(pairs[k]);
+        cur = parent[k];
+    }
+    out.reverse();
+    // Drop anchors that overlap the previous one (n-grams can overlap).
+    let mut kept: Vec<(usize, usize)> = Vec::new();
+    for p in out {
+        if kept
+            .last()
+            .is_none_or(|&(a, b)| p.0 >= a + n && p.1 >= b + n)
+        {
+            kept.push(p);
+        }
+    }
+    kept
+}
+
+fn needleman_wunsch(
+    t: &[&str],
+    r: &[&str],
+    tr: std::ops::Range<usize>,
+    rr: std::ops::Range<usize>,
+    out: &mut Vec<(usize, usize)>,
+) {
+    let (n, m) = (tr.len(), rr.len());
+    // Traceback: 0 = diagonal, 1 = up (t only), 2 = left (r only).
+    let mut trace = vec![0u8; (n + 1) * (m + 1)];
+    let mut prev: Vec<i32> = (0..=m as i32).map(|j| j * GAP).collect();
+    let mut cur = vec![0i32; m + 1];
+    for j in 1..=m {
+        trace[j] = 2;
+    }
+    for i in 1..=n {
+        cur[0] = i as i32 * GAP;
+        trace[i * (m + 1)] = 1;
+        let ti = t[tr.start + i - 1];
+        for j in 1..=m {
+            let diag = prev[j - 1] + score(ti, r[rr.start + j - 1]);
+            let up = prev[j] + GAP;
+            let left = cur[j - 1] + GAP;
+            let (best, dir) = if diag >= up && diag >= left {
+                (diag, 0)
+            } else if up >= left {
+                (up, 1)
+            } else {
+                (left, 2)
+            };
+            cur[j] = best;
+            trace[i * (m + 1) + j] = dir;
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    let mut pairs = Vec::new();
+    let (mut i, mut j) = (n, m);
+    while i > 0 || j > 0 {
+        match trace[i * (m + 1) + j] {
+            0 if i > 0 && j > 0 => {
+                pairs.push((tr.start + i - 1, rr.start + j - 1));
+                i -= 1;
+                j -= 1;
+            }
+            1 if i > 0 => i -= 1,
+            _ if j > 0 => j -= 1,
+            _ => i -= 1,
+        }
+    }
+    pairs.reverse();
+    out.extend(pairs);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn similar_words() {
+        assert!(similar("colour", "color"));
+        assert!(similar("stalinism", "stalinisms"));
+        assert!(!similar("cat", "car"));
+        assert!(!similar("history", "mystery"));
+    }
+
+    #[test]
+    fn dp_prefers_substitution_over_two_gaps() {
+        let t = ["a", "b", "c"];
+        let r = ["a", "x", "c"];
+        assert_eq!(align_tokens(&t, &r), vec![(0, 0), (1, 1), (2, 2)]);
+        let t = ["a", "b", "c", "d"];
+        let r = ["a", "d"];
+        assert_eq!(align_tokens(&t, &r), vec![(0, 0), (3, 1)]);
+    }
+}

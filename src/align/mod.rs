@@ -1,0 +1,633 @@
+//! Alignment: recognized words (the audio's times) <-> published transcript
+//! words (the truth for the text).
+//!
+//! Both sides become normalized comparison tokens. Long sequences are cut at
+//! anchors, n-grams that occur exactly once on each side, chained in order
+//! (longest increasing chain); the stretches between anchors are aligned with
+//! Needleman-Wunsch. Memory stays near-linear: no DP table is larger than
+//! `MAX_DP_CELLS`.
+//!
+//! Every transcript word then gets a status: matched (timed by the word heard),
+//! substituted (timed by a different word heard in its place), interpolated
+//! (spoken but not recognized; timed between its neighbours), or unspoken
+//! (cues, speaker labels, headers, and text the audio never contains).
+//! Times are milliseconds on the episode timeline.
+
+mod dp;
+
+use std::collections::HashMap;
+
+use crate::transcribe::RecognizedWord;
+use crate::transcript::{normalize, Hint, TranscriptWord};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WordStatus {
+    Matched,
+    Substituted,
+    Interpolated,
+    Unspoken,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AlignedWord {
+    pub text: String,
+    pub start_ms: Option<u64>,
+    pub end_ms: Option<u64>,
+    /// How much the time is to be trusted, 0..1 (the recognizer's probability for matched words).
+    pub confidence: f32,
+    pub status: WordStatus,
+    /// What the recognizer heard in this word's place, when it differs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heard: Option<String>,
+    pub char_start: usize,
+    pub char_end: usize,
+    #[serde(skip)]
+    pub line: usize,
+    #[serde(skip)]
+    pub starts_line: bool,
+}
+
+/// Speech heard in the audio that the transcript does not contain.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UnscriptedRegion {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub text: String,
+}
+
+/// Transcript text that was not heard (or is never spoken, like cues).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UnspokenSpan {
+    pub char_start: usize,
+    pub char_end: usize,
+    pub text: String,
+    pub reason: UnspokenReason,
+    /// Where in the audio it would have been.
+    pub near_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnspokenReason {
+    Cue,
+    SpeakerLabel,
+    Header,
+    NotHeard,
+}
+
+/// Transcript words the audio says differently.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Substitution {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub transcript: String,
+    pub audio: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Alignment {
+    pub words: Vec<AlignedWord>,
+    pub unscripted: Vec<UnscriptedRegion>,
+    pub unspoken: Vec<UnspokenSpan>,
+    pub substitutions: Vec<Substitution>,
+}
+
+/// One side's comparison tokens, each pointing back at its word.
+struct Tokens {
+    text: Vec<String>,
+    word: Vec<usize>,
+}
+
+fn tokenize<'a>(words: impl Iterator<Item = (usize, &'a str)>, drop_fillers: bool) -> Tokens {
+    let mut t = Tokens {
+        text: Vec::new(),
+        word: Vec::new(),
+    };
+    for (i, w) in words {
+        for tok in normalize::tokens(w) {
+            if drop_fillers && normalize::FILLERS.contains(&tok.as_str()) {
+                continue;
+            }
+            t.text.push(tok);
+            t.word.push(i);
+        }
+    }
+    t
+}
+
+/// Transcript words in a run no recognized word answers are unspoken when
+/// there is too little time between their neighbours to have said them.
+const MIN_MS_PER_CHAR: u64 = 35;
+/// Interpolated words are spread at most this slowly.
+const MAX_MS_PER_CHAR: u64 = 80;
+/// A run of this many unheard words with nothing heard opposite was not said.
+const LONG_UNHEARD_RUN: usize = 6;
+
+pub fn align(
+    transcript: &[TranscriptWord],
+    recognized: &[RecognizedWord],
+    duration_ms: u64,
+) -> Alignment {
+    let eligible = |w: &TranscriptWord| matches!(w.hint, Hint::Text | Hint::TitleLine);
+    let t = tokenize(
+        transcript
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| eligible(w))
+            .map(|(i, w)| (i, w.text.as_str())),
+        false,
+    );
+    let r = tokenize(
+        recognized
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (i, w.text.as_str())),
+        true,
+    );
+    let t_refs: Vec<&str> = t.text.iter().map(String::as_str).collect();
+    let r_refs: Vec<&str> = r.text.iter().map(String::as_str).collect();
+    let pairs = drop_lopsided_substitutions(dp::align_tokens(&t_refs, &r_refs), &t.text, &r.text);
+
+    // Per transcript word: the recognized words paired with its tokens.
+    let mut paired: Vec<Vec<(usize, bool)>> = vec![Vec::new(); transcript.len()];
+    let mut rec_used = vec![false; recognized.len()];
+    for &(ti, rj) in &pairs {
+        let same = dp::similar(&t.text[ti], &r.text[rj]);
+        paired[t.word[ti]].push((r.word[rj], same));
+        rec_used[r.word[rj]] = true;
+    }
+
+    let mut words: Vec<AlignedWord> = transcript
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let p = &paired[i];
+            let base = AlignedWord {
+                text: w.text.clone(),
+                start_ms: None,
+                end_ms: None,
+                confidence: 0.0,
+                status: WordStatus::Unspoken,
+                heard: None,
+                char_start: w.char_start,
+                char_end: w.char_end,
+                line: w.line,
+                starts_line: w.starts_line,
+            };
+            if p.is_empty() {
+                return base;
+            }
+            let recs: Vec<&RecognizedWord> = {
+                let mut idx: Vec<usize> = p.iter().map(|x| x.0).collect();
+                idx.dedup();
+                idx.into_iter().map(|j| &recognized[j]).collect()
+            };
+            let any_same = p.iter().any(|x| x.1);
+            let probability = recs.iter().map(|r| r.probability).sum::<f32>() / recs.len() as f32;
+            AlignedWord {
+                start_ms: recs.iter().map(|r| r.start_ms).min(),
+                end_ms: recs.iter().map(|r| r.end_ms).max(),
+                confidence: if any_same {
+                    probability
+                } else {
+                    probability * 0.5
+                },
+                status: if any_same {
+                    WordStatus::Matched
+                } else {
+                    WordStatus::Substituted
+                },
+                heard: (!any_same).then(|| {
+                    recs.iter()
+                        .map(|r| r.text.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                }),
+                ..base
+            }
+        })
+        .collect();
+
+    let mut unspoken_reason: Vec<Option<UnspokenReason>> = transcript
+        .iter()
+        .map(|w| match w.hint {
+            Hint::Cue => Some(UnspokenReason::Cue),
+            Hint::SpeakerLabel => Some(UnspokenReason::SpeakerLabel),
+            _ => None,
+        })
+        .collect();
+
+    // Runs of eligible, unpaired transcript words: spoken-but-missed or never said?
+    let timed = |w: &AlignedWord| w.start_ms.is_some();
+    let mut i = 0;
+    while i < words.len() {
+        if timed(&words[i]) || unspoken_reason[i].is_some() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < words.len() && !timed(&words[i]) && unspoken_reason[i].is_none() {
+            i += 1;
+        }
+        let run = start..i;
+        let prev = words[..start].iter().rposition(timed);
+        let next = words[i..].iter().position(timed).map(|k| k + i);
+        let prev_end = prev.and_then(|k| words[k].end_ms).unwrap_or(0);
+        let next_start = next
+            .and_then(|k| words[k].start_ms)
+            .unwrap_or(duration_ms)
+            .max(prev_end);
+        // Time in the gap not taken by speech the transcript does not have.
+        let (heard_between, heard_ms) = recognized
+            .iter()
+            .enumerate()
+            .filter(|(j, rw)| !rec_used[*j] && rw.start_ms >= prev_end && rw.end_ms <= next_start)
+            .fold((0usize, 0u64), |(n, ms), (_, rw)| {
+                (n + 1, ms + (rw.end_ms - rw.start_ms))
+            });
+        let chars: u64 = run
+            .clone()
+            .map(|k| words[k].text.chars().count() as u64)
+            .sum();
+        let all_title = run.clone().all(|k| transcript[k].hint == Hint::TitleLine);
+        let at_edge = prev.is_none() || next.is_none();
+        let gap_ms = next_start - prev_end;
+        let free_ms = gap_ms.saturating_sub(heard_ms);
+        let not_said = all_title
+            || free_ms < MIN_MS_PER_CHAR * chars
+            || (heard_between == 0
+                && (run.len() >= LONG_UNHEARD_RUN || (at_edge && run.len() >= 2)));
+        if not_said {
+            for k in run {
+                unspoken_reason[k] = Some(if all_title {
+                    UnspokenReason::Header
+                } else {
+                    UnspokenReason::NotHeard
+                });
+            }
+            continue;
+        }
+        // Spoken but not recognized: spread over the gap at a plausible pace.
+        let span_ms = gap_ms.min(MAX_MS_PER_CHAR * chars.max(1));
+        let t0 = match (prev, next) {
+            (None, _) => next_start - span_ms,
+            (_, None) => prev_end,
+            _ => prev_end + (gap_ms - span_ms) / 2,
+        };
+        let mut cursor = 0u64;
+        for k in run {
+            let c = words[k].text.chars().count() as u64;
+            let a = t0 + span_ms * cursor / chars.max(1);
+            cursor += c;
+            let b = t0 + span_ms * cursor / chars.max(1);
+            words[k].start_ms = Some(a);
+            words[k].end_ms = Some(b.max(a));
+            words[k].status = WordStatus::Interpolated;
+            words[k].confidence = 0.2;
+        }
+    }
+
+    let unspoken = unspoken_spans(transcript, &words, &unspoken_reason);
+    let unscripted = unscripted_regions(recognized, &rec_used);
+    let substitutions = substitutions(&words);
+    Alignment {
+        words,
+        unscripted,
+        unspoken,
+        substitutions,
+    }
+}
+
+/// Between two matched tokens, mismatched pairs only mean "said differently"
+/// when both sides have about as many tokens. When one side is much longer
+/// (a sentence cut from the audio, an ad-lib over a dropped passage), the
+/// pairs are chance: drop them, so the text is reported as unspoken and the
+/// speech as unscripted.
+fn drop_lopsided_substitutions(
+    pairs: Vec<(usize, usize)>,
+    t: &[String],
+    r: &[String],
+) -> Vec<(usize, usize)> {
+    let is_match = |&(i, j): &(usize, usize)| dp::similar(&t[i], &r[j]);
+    let mut keep = vec![true; pairs.len()];
+    let mut k = 0;
+    while k < pairs.len() {
+        if is_match(&pairs[k]) {
+            k += 1;
+            continue;
+        }
+        let first = k;
+        while k < pairs.len() && !is_match(&pairs[k]) {
+            k += 1;
+        }
+        let (t_lo, r_lo) = if first == 0 {
+            (0, 0)
+        } else {
+            (pairs[first - 1].0 + 1, pairs[first - 1].1 + 1)
+        };
+        let (t_hi, r_hi) = if k == pairs.len() {
+            (t.len(), r.len())
+        } else {
+            (pairs[k].0, pairs[k].1)
+        };
+        let (nt, nr) = (t_hi - t_lo, r_hi - r_lo);
+        if nt.max(nr) > 2 * nt.min(nr) + 2 {
+            keep[first..k].iter_mut().for_each(|x| *x = false);
+        }
+    }
+    pairs
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(p, k)| k.then_some(p))
+        .collect()
+}
+
+fn unspoken_spans(
+    transcript: &[TranscriptWord],
+    words: &[AlignedWord],
+    reasons: &[Option<UnspokenReason>],
+) -> Vec<UnspokenSpan> {
+    let mut spans: Vec<UnspokenSpan> = Vec::new();
+    for (k, reason) in reasons.iter().enumerate() {
+        let Some(reason) = *reason else { continue };
+        let near_ms = words[..k].iter().rev().find_map(|w| w.end_ms).unwrap_or(0);
+        let w = &transcript[k];
+        match spans.last_mut() {
+            Some(s)
+                if s.reason == reason
+                    && k > 0
+                    && reasons[k - 1] == Some(reason)
+                    && transcript[k - 1].line == w.line =>
+            {
+                s.char_end = w.char_end;
+                s.text.push(' ');
+                s.text.push_str(&w.text);
+            }
+            _ => spans.push(UnspokenSpan {
+                char_start: w.char_start,
+                char_end: w.char_end,
+                text: w.text.clone(),
+                reason,
+                near_ms,
+            }),
+        }
+    }
+    spans
+}
+
+fn unscripted_regions(recognized: &[RecognizedWord], used: &[bool]) -> Vec<UnscriptedRegion> {
+    let mut out = Vec::new();
+    let mut run: Vec<&RecognizedWord> = Vec::new();
+    let flush = |run: &mut Vec<&RecognizedWord>, out: &mut Vec<UnscriptedRegion>| {
+        let content: Vec<&&RecognizedWord> = run
+            .iter()
+            .filter(|w| {
+                let toks = normalize::tokens(&w.text);
+                !toks.is_empty()
+                    && !toks
+                        .iter()
+                        .all(|t| normalize::FILLERS.contains(&t.as_str()))
+            })
+            .collect();
+        if content.len() >= 2 {
+            out.push(UnscriptedRegion {
+                start_ms: run[0].start_ms,
+                end_ms: run[run.len() - 1].end_ms,
+                text: run
+                    .iter()
+                    .map(|w| w.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            });
+        }
+        run.clear();
+    };
+    for (w, &u) in recognized.iter().zip(used) {
+        if u {
+            flush(&mut run, &mut out);
+        } else {
+            run.push(w);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+fn substitutions(words: &[AlignedWord]) -> Vec<Substitution> {
+    let mut out: Vec<Substitution> = Vec::new();
+    let mut prev_sub = false;
+    for w in words {
+        let is_sub = w.status == WordStatus::Substituted;
+        if is_sub {
+            let heard = w.heard.clone().unwrap_or_default();
+            match out.last_mut() {
+                Some(s) if prev_sub => {
+                    s.transcript.push(' ');
+                    s.transcript.push_str(&w.text);
+                    if !s.audio.ends_with(&heard) {
+                        s.audio.push(' ');
+                        s.audio.push_str(&heard);
+                    }
+                    s.end_ms = w.end_ms.unwrap_or(s.end_ms);
+                }
+                _ => out.push(Substitution {
+                    start_ms: w.start_ms.unwrap_or(0),
+                    end_ms: w.end_ms.unwrap_or(0),
+                    transcript: w.text.clone(),
+                    audio: heard,
+                }),
+            }
+        }
+        if w.status != WordStatus::Unspoken {
+            prev_sub = is_sub;
+        }
+    }
+    out
+}
+
+/// Words of the recognizer as aligned words (no transcript): every word "matched" to itself.
+pub fn from_recognized(recognized: &[RecognizedWord]) -> Alignment {
+    let mut text = String::new();
+    let mut words = Vec::new();
+    for w in recognized {
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        let start = text.chars().count();
+        text.push_str(&w.text);
+        words.push(AlignedWord {
+            text: w.text.clone(),
+            start_ms: Some(w.start_ms),
+            end_ms: Some(w.end_ms),
+            confidence: w.probability,
+            status: WordStatus::Matched,
+            heard: None,
+            char_start: start,
+            char_end: start + w.text.chars().count(),
+            line: 0,
+            starts_line: false,
+        });
+    }
+    Alignment {
+        words,
+        unscripted: Vec::new(),
+        unspoken: Vec::new(),
+        substitutions: Vec::new(),
+    }
+}
+
+/// Counts of each status.
+pub fn status_counts(words: &[AlignedWord]) -> HashMap<WordStatus, usize> {
+    let mut m = HashMap::new();
+    for w in words {
+        *m.entry(w.status).or_insert(0) += 1;
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transcript::split_words;
+
+    fn rec(words: &[(&str, u64)]) -> Vec<RecognizedWord> {
+        words
+            .iter()
+            .map(|&(t, s)| RecognizedWord {
+                text: t.into(),
+                start_ms: s,
+                end_ms: s + 300,
+                probability: 0.9,
+            })
+            .collect()
+    }
+
+    /// Recognized words for `text` spoken at 500 ms per word (300 ms each) from `t0_ms`.
+    fn speak(text: &str, t0_ms: u64) -> Vec<RecognizedWord> {
+        let ws: Vec<(&str, u64)> = text
+            .split(' ')
+            .enumerate()
+            .map(|(i, w)| (w, t0_ms + 500 * i as u64))
+            .collect();
+        rec(&ws)
+    }
+
+    #[test]
+    fn matches_and_interpolates_and_drops_cues() {
+        let t = split_words("[Theme Music]\nHello everyone, welcome to the show.\nSection Two\nWe talk about things.");
+        let r = speak("hello everyone welcome to show we talk about things", 5000);
+        let a = align(&t, &r, 20_000);
+        let st = |s: &str| a.words.iter().find(|w| w.text == s).unwrap();
+        assert_eq!(st("[Theme").status, WordStatus::Unspoken);
+        assert_eq!(st("Hello").status, WordStatus::Matched);
+        assert_eq!(st("Hello").start_ms, Some(5000));
+        assert_eq!(st("things.").start_ms, Some(9000));
+        assert_eq!(st("Section").status, WordStatus::Unspoken);
+        // "the" was not recognized: it lies between "to" and "show".
+        let the = st("the");
+        assert_eq!(the.status, WordStatus::Interpolated);
+        assert!(
+            the.start_ms.unwrap() >= 6800 && the.end_ms.unwrap() <= 7000,
+            "{the:?}"
+        );
+        assert!(a
+            .unspoken
+            .iter()
+            .any(|s| s.reason == UnspokenReason::Header && s.text == "Section Two"));
+    }
+
+    #[test]
+    fn unscripted_speech_and_substitutions_are_reported() {
+        let t = split_words(
+            "The quick brown fox jumps over the lazy dog. It was a sunny day in the park.",
+        );
+        let mut r = speak("the quick brown cat jumps over the lazy dog", 0);
+        r.extend(speak("buy our sponsor's chairs today", 5000));
+        r.extend(speak("it was a sunny day in the park", 8000));
+        let a = align(&t, &r, 12_000);
+        assert_eq!(a.unscripted.len(), 1, "{:?}", a.unscripted);
+        assert_eq!(a.unscripted[0].text, "buy our sponsor's chairs today");
+        assert_eq!(a.unscripted[0].start_ms, 5000);
+        assert_eq!(a.substitutions.len(), 1);
+        assert_eq!(a.substitutions[0].transcript, "fox");
+        assert_eq!(a.substitutions[0].audio, "cat");
+        assert!(a.words.iter().all(|w| w.status != WordStatus::Unspoken));
+    }
+
+    #[test]
+    fn sentence_never_said_is_unspoken() {
+        let t = split_words("One two three four. This sentence was cut from the audio entirely. Five six seven eight.");
+        let mut r = speak("one two three four", 0);
+        r.extend(speak("five six seven eight", 2100));
+        let a = align(&t, &r, 4000);
+        let cut: Vec<_> = a
+            .words
+            .iter()
+            .filter(|w| w.status == WordStatus::Unspoken)
+            .map(|w| w.text.as_str())
+            .collect();
+        assert_eq!(
+            cut,
+            [
+                "This",
+                "sentence",
+                "was",
+                "cut",
+                "from",
+                "the",
+                "audio",
+                "entirely."
+            ]
+        );
+        assert_eq!(a.unspoken.len(), 1);
+        assert_eq!(a.unspoken[0].reason, UnspokenReason::NotHeard);
+    }
+
+    #[test]
+    fn long_sequences_align_through_anchors() {
+        // 20,000 pseudo-random words; the audio drops a passage and adds one.
+        let mut x: u64 = 7;
+        let vocab: Vec<String> = (0..3000).map(|i| format!("w{i}")).collect();
+        let text: Vec<&str> = (0..20_000)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                vocab[(x >> 33) as usize % vocab.len()].as_str()
+            })
+            .collect();
+        let t = split_words(&text.join(" "));
+        let mut spoken: Vec<&str> = text[..9000].to_vec();
+        spoken.extend(["extra", "words", "here"]);
+        spoken.extend(&text[9100..]);
+        let r: Vec<RecognizedWord> = spoken
+            .iter()
+            .enumerate()
+            .map(|(i, w)| RecognizedWord {
+                text: w.to_string(),
+                start_ms: i as u64 * 300,
+                end_ms: i as u64 * 300 + 250,
+                probability: 0.9,
+            })
+            .collect();
+        let started = std::time::Instant::now();
+        let a = align(&t, &r, r.len() as u64 * 300);
+        assert!(started.elapsed().as_secs_f64() < 5.0);
+        let matched = a
+            .words
+            .iter()
+            .filter(|w| w.status == WordStatus::Matched)
+            .count();
+        assert_eq!(matched, 19_900);
+        let wrong: Vec<_> = a.words[9000..9100]
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.status != WordStatus::Unspoken)
+            .map(|(i, w)| (i, w.status, w.start_ms))
+            .collect();
+        assert!(wrong.is_empty(), "{wrong:?}");
+        assert_eq!(a.words[9100].start_ms, Some(9003 * 300));
+        assert_eq!(a.unscripted.len(), 1);
+    }
+}

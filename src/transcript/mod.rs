@@ -1,0 +1,309 @@
+//! The published transcript: file bytes -> text -> words with character
+//! offsets, plus hints about what is probably not spoken.
+//!
+//! Offsets are in Unicode scalar values (chars) of the decoded text. A word is
+//! a run of characters without white space or dashes (em/en dash) that
+//! contains a letter or digit. Hints are generic, never tied to one show:
+//! text in square brackets is a cue; a short parenthetical in lower case
+//! ("(laughs)") is a cue; "Name:" at the start of a line is a speaker label;
+//! a short line without closing punctuation is a title or section header.
+
+pub mod normalize;
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TranscriptError {
+    #[error("transcript '{path}' cannot be read: {detail}")]
+    Open { path: PathBuf, detail: String },
+    #[error("transcript '{path}' is empty; pass the episode's published transcript, or leave out --transcript to caption from the recognized text")]
+    Empty { path: PathBuf },
+    #[error("transcript '{path}' looks like a binary file, not text; pass the transcript as plain text (UTF-8)")]
+    Binary { path: PathBuf },
+    #[error("transcript '{path}' is not valid UTF-8 (first bad byte at offset {offset}); re-save it as UTF-8, e.g. iconv -f WINDOWS-1252 -t UTF-8")]
+    Encoding { path: PathBuf, offset: usize },
+}
+
+/// Why a word is probably not spoken, before any audio is heard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Hint {
+    /// Ordinary text.
+    Text,
+    /// A bracketed cue such as `[Theme Music]` or `(laughs)`: never spoken.
+    Cue,
+    /// A speaker label such as `JOHN:` at the start of a line: never spoken.
+    SpeakerLabel,
+    /// Part of a short line without closing punctuation: a title or header.
+    TitleLine,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TranscriptWord {
+    pub text: String,
+    pub char_start: usize,
+    pub char_end: usize,
+    /// 0-based line of the file.
+    pub line: usize,
+    pub hint: Hint,
+    /// First word of its line (a new paragraph).
+    pub starts_line: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Transcript {
+    pub path: PathBuf,
+    pub text: String,
+    pub words: Vec<TranscriptWord>,
+}
+
+/// Bytes -> text: UTF-8 (with or without BOM) or UTF-16 with BOM.
+pub fn decode_text(path: &Path, bytes: &[u8]) -> Result<String, TranscriptError> {
+    let text = if let Some(rest) = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
+        std::str::from_utf8(rest)
+            .map_err(|e| TranscriptError::Encoding {
+                path: path.into(),
+                offset: e.valid_up_to() + 3,
+            })?
+            .to_string()
+    } else if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        let le = bytes[0] == 0xFF;
+        let units: Vec<u16> = bytes[2..]
+            .chunks_exact(2)
+            .map(|c| {
+                if le {
+                    u16::from_le_bytes([c[0], c[1]])
+                } else {
+                    u16::from_be_bytes([c[0], c[1]])
+                }
+            })
+            .collect();
+        String::from_utf16(&units).map_err(|_| TranscriptError::Encoding {
+            path: path.into(),
+            offset: 2,
+        })?
+    } else {
+        if bytes.iter().take(8192).any(|&b| b == 0) {
+            return Err(TranscriptError::Binary { path: path.into() });
+        }
+        std::str::from_utf8(bytes)
+            .map_err(|e| TranscriptError::Encoding {
+                path: path.into(),
+                offset: e.valid_up_to(),
+            })?
+            .to_string()
+    };
+    if text.chars().any(|c| c == '\0') {
+        return Err(TranscriptError::Binary { path: path.into() });
+    }
+    if text.trim().is_empty() {
+        return Err(TranscriptError::Empty { path: path.into() });
+    }
+    Ok(text)
+}
+
+pub fn read(path: &Path) -> Result<Transcript, TranscriptError> {
+    let bytes = std::fs::read(path).map_err(|e| TranscriptError::Open {
+        path: path.into(),
+        detail: e.to_string(),
+    })?;
+    let text = decode_text(path, &bytes)?;
+    let words = split_words(&text);
+    if words.is_empty() {
+        return Err(TranscriptError::Empty { path: path.into() });
+    }
+    Ok(Transcript {
+        path: path.into(),
+        text,
+        words,
+    })
+}
+
+fn is_separator(c: char) -> bool {
+    c.is_whitespace() || c == '—' || c == '–'
+}
+
+const CLOSING: &[char] = &['.', '!', '?', ':', ';', '"', '”', '’', ')', ']', '…'];
+
+/// Splits text into words with offsets and hints.
+pub fn split_words(text: &str) -> Vec<TranscriptWord> {
+    let mut words = Vec::new();
+    let mut char_pos = 0usize;
+    for (line_no, line) in text.split('\n').enumerate() {
+        let chars: Vec<char> = line.chars().collect();
+        let line_start = char_pos;
+        char_pos += chars.len() + 1;
+        // Tokens of this line: (start, end) in chars of the line.
+        let mut tokens = Vec::new();
+        let mut i = 0;
+        while i < chars.len() {
+            if is_separator(chars[i]) {
+                i += 1;
+                continue;
+            }
+            let s = i;
+            while i < chars.len() && !is_separator(chars[i]) {
+                i += 1;
+            }
+            tokens.push((s, i));
+        }
+        // Bracket depth per token start: text inside [...] (or a short lower-case
+        // parenthetical) is a cue.
+        let mut cue = vec![false; tokens.len()];
+        let mut open: Option<(char, usize)> = None;
+        for (k, &(s, e)) in tokens.iter().enumerate() {
+            let tok = &chars[s..e];
+            if open.is_none() && (tok[0] == '[' || tok[0] == '(') {
+                open = Some((tok[0], k));
+            }
+            if let Some((kind, first)) = open {
+                let closes = tok.contains(&if kind == '[' { ']' } else { ')' });
+                if closes {
+                    let span = first..=k;
+                    let is_cue = kind == '['
+                        || (span.clone().count() <= 2
+                            && span.clone().all(|j| {
+                                chars[tokens[j].0..tokens[j].1]
+                                    .iter()
+                                    .all(|c| !c.is_alphabetic() || c.is_lowercase())
+                            }));
+                    if is_cue {
+                        span.for_each(|j| cue[j] = true);
+                    }
+                    open = None;
+                }
+            }
+        }
+        let trimmed: String = line.trim().to_string();
+        let title_line = !trimmed.is_empty() && !trimmed.ends_with(CLOSING) && tokens.len() <= 12;
+        let label_end = speaker_label_end(&chars, &tokens);
+        for (k, &(s, e)) in tokens.iter().enumerate() {
+            let t: String = chars[s..e].iter().collect();
+            if !t.chars().any(char::is_alphanumeric) {
+                continue;
+            }
+            let hint = if cue[k] {
+                Hint::Cue
+            } else if label_end.is_some_and(|n| k < n) {
+                Hint::SpeakerLabel
+            } else if title_line {
+                Hint::TitleLine
+            } else {
+                Hint::Text
+            };
+            words.push(TranscriptWord {
+                text: t,
+                char_start: line_start + s,
+                char_end: line_start + e,
+                line: line_no,
+                hint,
+                starts_line: false,
+            });
+        }
+    }
+    for k in 0..words.len() {
+        words[k].starts_line = k == 0 || words[k - 1].line != words[k].line;
+    }
+    words
+}
+
+/// `JOHN:` or `John Peterson:` opening a line with more text after it: the
+/// number of label tokens.
+fn speaker_label_end(chars: &[char], tokens: &[(usize, usize)]) -> Option<usize> {
+    for (k, &(s, e)) in tokens.iter().enumerate().take(3) {
+        let tok = &chars[s..e];
+        if !tok[0].is_uppercase() {
+            return None;
+        }
+        if tok.last() == Some(&':') {
+            return (k + 1 < tokens.len()).then_some(k + 1);
+        }
+    }
+    None
+}
+
+/// The name in a speaker label, if the line of `word` starts with one.
+pub fn speaker_of_label(words: &[TranscriptWord]) -> Option<String> {
+    let label: Vec<&str> = words
+        .iter()
+        .take_while(|w| w.hint == Hint::SpeakerLabel)
+        .map(|w| w.text.trim_end_matches(':'))
+        .collect();
+    (!label.is_empty()).then(|| label.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hints(text: &str) -> Vec<(String, Hint)> {
+        split_words(text)
+            .into_iter()
+            .map(|w| (w.text, w.hint))
+            .collect()
+    }
+
+    #[test]
+    fn offsets_are_chars_and_dashes_split() {
+        let t = "It’s “evil”—that’s all.\nNext line here, fine.";
+        let w = split_words(t);
+        let texts: Vec<_> = w.iter().map(|w| w.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "It’s",
+                "“evil”",
+                "that’s",
+                "all.",
+                "Next",
+                "line",
+                "here,",
+                "fine."
+            ]
+        );
+        let chars: Vec<char> = t.chars().collect();
+        for word in &w {
+            let s: String = chars[word.char_start..word.char_end].iter().collect();
+            assert_eq!(s, word.text);
+        }
+        assert!(w[4].starts_line && !w[5].starts_line);
+    }
+
+    #[test]
+    fn cues_labels_and_titles() {
+        let h = hints("[Theme Music]\nJOHN: Hello there (laughs) and (not this one) ok.\nBasic facts and figures\nShe said [sic] yes.");
+        let of = |s: &str| h.iter().find(|(t, _)| t == s).unwrap().1;
+        assert_eq!(of("[Theme"), Hint::Cue);
+        assert_eq!(of("Music]"), Hint::Cue);
+        assert_eq!(of("JOHN:"), Hint::SpeakerLabel);
+        assert_eq!(of("Hello"), Hint::Text);
+        assert_eq!(of("(laughs)"), Hint::Cue);
+        assert_eq!(of("(not"), Hint::Text);
+        assert_eq!(of("Basic"), Hint::TitleLine);
+        assert_eq!(of("[sic]"), Hint::Cue);
+        assert_eq!(of("yes."), Hint::Text);
+    }
+
+    #[test]
+    fn encodings() {
+        let p = Path::new("t.txt");
+        assert_eq!(decode_text(p, b"\xEF\xBB\xBFhi").unwrap(), "hi");
+        let utf16: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("hé".encode_utf16().flat_map(|u| u.to_le_bytes()))
+            .collect();
+        assert_eq!(decode_text(p, &utf16).unwrap(), "hé");
+        assert!(matches!(
+            decode_text(p, b"caf\xE9 latte"),
+            Err(TranscriptError::Encoding { offset: 3, .. })
+        ));
+        assert!(matches!(
+            decode_text(p, b"  \n\t"),
+            Err(TranscriptError::Empty { .. })
+        ));
+        assert!(matches!(
+            decode_text(p, b"\x00\x01\x02abc"),
+            Err(TranscriptError::Binary { .. })
+        ));
+    }
+}
