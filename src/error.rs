@@ -12,6 +12,8 @@ pub enum Error {
     Transcribe(#[from] crate::transcribe::TranscribeError),
     #[error(transparent)]
     Transcript(#[from] crate::transcript::TranscriptError),
+    #[error("{0}")]
+    Usage(String),
     #[error("cannot write '{path}': {detail}; check that the folder exists and is writable, or pass another --out")]
     Output { path: PathBuf, detail: String },
 }

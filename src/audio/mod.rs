@@ -55,3 +55,24 @@ pub fn load_16k_mono(
     }
     Ok((samples, info))
 }
+
+/// Writes 16 kHz mono samples as a 16-bit PCM WAV.
+pub fn write_wav_16k(out: &mut dyn std::io::Write, samples: &[f32]) -> std::io::Result<()> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: SAMPLE_RATE_HZ,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    // hound needs Seek; build in memory (16 kHz mono is small) and copy out.
+    let mut cursor = std::io::Cursor::new(Vec::with_capacity(44 + samples.len() * 2));
+    {
+        let mut w = hound::WavWriter::new(&mut cursor, spec).map_err(std::io::Error::other)?;
+        for &s in samples {
+            w.write_sample((s.clamp(-1.0, 1.0) * 32767.0).round() as i16)
+                .map_err(std::io::Error::other)?;
+        }
+        w.finalize().map_err(std::io::Error::other)?;
+    }
+    out.write_all(cursor.get_ref())
+}

@@ -1,0 +1,305 @@
+//! Captions: aligned words -> cues -> files.
+//!
+//! [`build_cues`] groups timed words into cues of at most two lines, breaking
+//! at pauses, paragraph starts, sentence ends and line/duration limits, and
+//! times them (start at the first word, end after the last word with a short
+//! linger, a minimum gap to the next cue). Each output format is one file
+//! behind [`Format`]; all return bytes and the caller writes them atomically.
+
+pub mod json;
+pub mod srt;
+pub mod vtt;
+
+use crate::align::{AlignedWord, WordStatus};
+
+/// Cue limits; defaults follow common broadcast guidelines (Netflix English, BBC).
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct CueOptions {
+    pub max_chars_per_line: usize,
+    pub max_lines: usize,
+    pub max_duration_ms: u64,
+    pub min_duration_ms: u64,
+    /// A cue never spans a pause longer than this.
+    pub max_pause_ms: u64,
+    /// Minimum gap between consecutive cues (2 frames at 24 fps).
+    pub min_gap_ms: u64,
+    /// How long a cue may stay up after its last word.
+    pub max_linger_ms: u64,
+    /// Target reading speed; cues are kept up longer (within the linger) to meet it.
+    pub max_chars_per_s: f64,
+}
+
+impl Default for CueOptions {
+    fn default() -> Self {
+        Self {
+            max_chars_per_line: 42,
+            max_lines: 2,
+            max_duration_ms: 7000,
+            min_duration_ms: 833,
+            max_pause_ms: 1500,
+            min_gap_ms: 83,
+            max_linger_ms: 1500,
+            max_chars_per_s: 17.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Cue {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub lines: Vec<String>,
+    /// Index of the first and last word (into the alignment's words).
+    pub first_word: usize,
+    pub last_word: usize,
+}
+
+impl Cue {
+    pub fn text(&self) -> String {
+        self.lines.join("\n")
+    }
+}
+
+fn ends_sentence(text: &str) -> bool {
+    let t = text.trim_end_matches(['"', '”', '’', '\'', ')', ']']);
+    t.ends_with(['.', '?', '!', '…'])
+}
+
+fn ends_clause(text: &str) -> bool {
+    let t = text.trim_end_matches(['"', '”', '’', '\'', ')', ']']);
+    t.ends_with([',', ';', ':', '.', '?', '!', '…'])
+}
+
+/// Words a line should not end on: a break goes before them instead.
+const BREAK_BEFORE: &[&str] = &[
+    "and", "but", "or", "nor", "so", "yet", "because", "although", "while", "which", "who", "that",
+    "if", "when", "to", "of", "in", "on", "at", "for", "with", "from", "by", "about", "into",
+    "over", "after", "before",
+];
+const NO_BREAK_AFTER: &[&str] = &[
+    "a", "an", "the", "my", "your", "his", "her", "its", "our", "their", "this", "these", "those",
+    "mr.", "mrs.", "dr.", "ms.",
+];
+
+fn text_len(words: &[&str]) -> usize {
+    words.iter().map(|w| w.chars().count()).sum::<usize>() + words.len().saturating_sub(1)
+}
+
+/// Splits words into at most `max_lines` lines of at most `max_chars` each,
+/// at the best place: balanced, after punctuation, before conjunctions and
+/// prepositions, never after an article. None if it cannot fit.
+pub fn break_lines(words: &[&str], max_chars: usize, max_lines: usize) -> Option<Vec<String>> {
+    let total = text_len(words);
+    if total <= max_chars {
+        return Some(vec![words.join(" ")]);
+    }
+    if max_lines < 2 || words.len() < 2 {
+        return None;
+    }
+    let mut best: Option<(i64, usize)> = None;
+    for k in 1..words.len() {
+        let (a, b) = (text_len(&words[..k]), text_len(&words[k..]));
+        if a > max_chars || b > max_chars {
+            continue;
+        }
+        let mut cost = (a as i64 - b as i64).abs();
+        let last = words[k - 1].to_lowercase();
+        let next = words[k].to_lowercase();
+        if ends_sentence(&last) {
+            cost -= 40;
+        } else if ends_clause(&last) {
+            cost -= 25;
+        } else if BREAK_BEFORE.contains(&next.trim_matches(|c: char| !c.is_alphanumeric())) {
+            cost -= 10;
+        }
+        if NO_BREAK_AFTER.contains(&last.as_str()) {
+            cost += 100;
+        }
+        // Keep numbers with their units ("8.6 million") and names together.
+        let starts_upper = |w: &str| w.chars().next().is_some_and(char::is_uppercase);
+        if (last.chars().any(|c| c.is_ascii_digit()) && !ends_clause(&last))
+            || (starts_upper(words[k - 1]) && starts_upper(words[k]) && !ends_clause(&last))
+        {
+            cost += 30;
+        }
+        if best.is_none_or(|(c, _)| cost < c) {
+            best = Some((cost, k));
+        }
+    }
+    best.map(|(_, k)| vec![words[..k].join(" "), words[k..].join(" ")])
+}
+
+/// Groups the timed words of an alignment into cues.
+pub fn build_cues(words: &[AlignedWord], options: &CueOptions) -> Vec<Cue> {
+    let timed: Vec<usize> = (0..words.len())
+        .filter(|&i| words[i].status != WordStatus::Unspoken && words[i].start_ms.is_some())
+        .collect();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut cur: Vec<usize> = Vec::new();
+    for &i in &timed {
+        let w = &words[i];
+        if let Some(&last) = cur.last() {
+            let prev = &words[last];
+            let start = words[cur[0]].start_ms.unwrap_or(0);
+            let texts: Vec<&str> = cur
+                .iter()
+                .chain(std::iter::once(&i))
+                .map(|&k| words[k].text.as_str())
+                .collect();
+            let fits = break_lines(&texts, options.max_chars_per_line, options.max_lines).is_some();
+            let pause = w
+                .start_ms
+                .unwrap_or(0)
+                .saturating_sub(prev.end_ms.unwrap_or(0));
+            let cur_len = text_len(&texts[..texts.len() - 1]);
+            let full = options.max_chars_per_line * options.max_lines;
+            let split = !fits
+                || pause > options.max_pause_ms
+                || w.end_ms.unwrap_or(0).saturating_sub(start) > options.max_duration_ms
+                || w.starts_line
+                || (ends_sentence(&prev.text) && cur_len >= full / 3)
+                || (ends_clause(&prev.text) && cur_len >= full * 2 / 3);
+            if split {
+                groups.push(std::mem::take(&mut cur));
+            }
+        }
+        cur.push(i);
+    }
+    if !cur.is_empty() {
+        groups.push(cur);
+    }
+
+    let mut cues: Vec<Cue> = groups
+        .into_iter()
+        .map(|g| {
+            let texts: Vec<&str> = g.iter().map(|&k| words[k].text.as_str()).collect();
+            let lines = break_lines(&texts, options.max_chars_per_line, options.max_lines)
+                .unwrap_or_else(|| vec![texts.join(" ")]);
+            let first = g[0];
+            let last = *g.last().expect("groups are not empty");
+            Cue {
+                start_ms: words[first].start_ms.unwrap_or(0),
+                end_ms: g.iter().filter_map(|&k| words[k].end_ms).max().unwrap_or(0),
+                lines,
+                first_word: first,
+                last_word: last,
+            }
+        })
+        .collect();
+
+    // Timing: linger for reading speed and minimum duration, keep the gap.
+    for k in 0..cues.len() {
+        let next_start = cues.get(k + 1).map(|c| c.start_ms);
+        let c = &mut cues[k];
+        let chars = c.lines.iter().map(|l| l.chars().count()).sum::<usize>() as f64;
+        let wanted_ms = ((chars / options.max_chars_per_s) * 1000.0) as u64;
+        let mut end = c
+            .end_ms
+            .max(c.start_ms + wanted_ms.max(options.min_duration_ms));
+        end = end.min(c.end_ms + options.max_linger_ms);
+        if let Some(ns) = next_start {
+            end = end.min(ns.saturating_sub(options.min_gap_ms));
+        }
+        c.end_ms = end.max(c.start_ms + 1);
+    }
+    cues
+}
+
+/// Everything a caption file may need.
+pub struct CaptionDoc<'a> {
+    pub report: &'a crate::Report,
+}
+
+/// One output format.
+pub trait Format {
+    fn extension(&self) -> &'static str;
+    fn render(&self, doc: &CaptionDoc) -> Vec<u8>;
+}
+
+/// `HH:MM:SS.mmm` with the given decimal separator.
+pub fn timestamp(ms: u64, separator: char) -> String {
+    format!(
+        "{:02}:{:02}:{:02}{}{:03}",
+        ms / 3_600_000,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+        separator,
+        ms % 1000
+    )
+}
+
+/// Formats by name: "vtt", "srt", "json".
+pub fn format_by_name(name: &str) -> Option<Box<dyn Format>> {
+    match name {
+        "vtt" => Some(Box::new(vtt::WebVtt)),
+        "srt" => Some(Box::new(srt::Srt)),
+        "json" => Some(Box::new(json::Json)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn word(text: &str, start_ms: u64, end_ms: u64) -> AlignedWord {
+        AlignedWord {
+            text: text.into(),
+            start_ms: Some(start_ms),
+            end_ms: Some(end_ms),
+            confidence: 0.9,
+            status: WordStatus::Matched,
+            heard: None,
+            char_start: 0,
+            char_end: 0,
+            line: 0,
+            starts_line: false,
+        }
+    }
+
+    #[test]
+    fn line_breaking_rules() {
+        let w: Vec<&str> = "It was a country unlike any other, with a federal structure made up of"
+            .split(' ')
+            .collect();
+        let lines = break_lines(&w, 42, 2).unwrap();
+        assert_eq!(lines[0], "It was a country unlike any other,");
+        let w: Vec<&str> = "He lived for many years in the small town of Springfield"
+            .split(' ')
+            .collect();
+        let lines = break_lines(&w, 42, 2).unwrap();
+        assert!(!lines[0].ends_with(" the"), "{lines:?}");
+        assert!(lines.iter().all(|l| l.chars().count() <= 42));
+        let long: Vec<&str> = std::iter::repeat_n("word", 30).collect();
+        assert!(break_lines(&long, 42, 2).is_none());
+    }
+
+    #[test]
+    fn cues_break_at_pauses_and_sentences_and_keep_gaps() {
+        let words = vec![
+            word("Hello", 0, 300),
+            word("everyone,", 300, 800),
+            word("welcome", 900, 1300),
+            word("to", 1300, 1400),
+            word("the", 1400, 1500),
+            word("show.", 1500, 2000),
+            // 2.5 s pause
+            word("Today", 4500, 4900),
+            word("we", 4900, 5000),
+            word("talk.", 5000, 5400),
+        ];
+        let cues = build_cues(&words, &CueOptions::default());
+        assert_eq!(cues.len(), 2);
+        assert_eq!(cues[0].text(), "Hello everyone, welcome to the show.");
+        assert_eq!(cues[0].start_ms, 0);
+        assert!(cues[0].end_ms >= 2000 && cues[0].end_ms <= 4500 - 83);
+        assert_eq!(cues[1].start_ms, 4500);
+        assert!(cues[1].end_ms - cues[1].start_ms >= 833);
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(timestamp(3_723_004, '.'), "01:02:03.004");
+        assert_eq!(timestamp(59_999, ','), "00:00:59,999");
+    }
+}

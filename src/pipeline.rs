@@ -1,0 +1,234 @@
+//! The main job, end to end: episode (+ published transcript) -> report and
+//! caption files. Inputs and the output folder are checked before the slow
+//! part starts; every output is rendered in memory first and then written
+//! atomically, so a failure leaves nothing half-written.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::align::{self, Alignment, WordStatus};
+use crate::audio::{self, AudioInfo};
+use crate::captions::{self, CaptionDoc, Cue, CueOptions};
+use crate::progress::Progress;
+use crate::transcribe::{self, whisper, RecognizedWord, RunOptions};
+use crate::transcript;
+use crate::Error;
+
+/// What `podcap caption` does, as plain options.
+#[derive(Debug, Clone)]
+pub struct CaptionOptions {
+    pub episode: PathBuf,
+    pub transcript: Option<PathBuf>,
+    /// A ggml model file (see [`crate::model::resolve`]).
+    pub model_path: PathBuf,
+    /// The name reported in outputs.
+    pub model_name: String,
+    pub out_dir: PathBuf,
+    /// Output formats by extension: "vtt", "srt", "json".
+    pub formats: Vec<String>,
+    pub run: RunOptions,
+    pub engine: whisper::EngineOptions,
+    pub cues: CueOptions,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EpisodeInfo {
+    pub path: String,
+    #[serde(flatten)]
+    pub audio: AudioInfo,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ModelReport {
+    pub name: String,
+    pub path: String,
+    pub jobs: usize,
+    pub threads_per_job: usize,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TranscriptReport {
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Stats {
+    pub transcript_words: usize,
+    pub matched: usize,
+    pub substituted: usize,
+    pub interpolated: usize,
+    pub unspoken: usize,
+    pub recognized_words: usize,
+    pub cues: usize,
+    pub audio_duration_ms: u64,
+    pub decode_ms: u64,
+    pub transcribe_ms: u64,
+    pub align_ms: u64,
+    /// Transcription time / audio duration.
+    pub realtime_factor: f64,
+}
+
+/// Everything podcap learned about an episode; the JSON output is this, serialized.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub podcap_version: String,
+    pub episode: EpisodeInfo,
+    pub model: ModelReport,
+    pub transcript: Option<TranscriptReport>,
+    pub words: Vec<align::AlignedWord>,
+    pub cues: Vec<Cue>,
+    pub unscripted: Vec<align::UnscriptedRegion>,
+    pub unspoken: Vec<align::UnspokenSpan>,
+    pub substitutions: Vec<align::Substitution>,
+    pub recognized: Vec<RecognizedWord>,
+    pub stats: Stats,
+}
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What was written.
+#[derive(Debug, Clone)]
+pub struct CaptionOutcome {
+    pub report: Report,
+    pub written: Vec<PathBuf>,
+}
+
+/// Fails early, with the fix, when the output folder cannot take files.
+pub fn check_output_dir(dir: &Path) -> Result<(), Error> {
+    let fail = |e: std::io::Error| Error::Output {
+        path: dir.to_path_buf(),
+        detail: e.to_string(),
+    };
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    tempfile::Builder::new()
+        .prefix(".podcap-check-")
+        .tempfile_in(dir)
+        .map_err(fail)?;
+    Ok(())
+}
+
+fn output_stem(episode: &Path) -> String {
+    episode
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "episode".into())
+}
+
+/// Recognizes, aligns and builds cues; no files are written.
+pub fn analyze(options: &CaptionOptions, progress: &dyn Progress) -> Result<Report, Error> {
+    let transcript = options
+        .transcript
+        .as_deref()
+        .map(transcript::read)
+        .transpose()?;
+    progress.stage("loading model");
+    let engine = whisper::WhisperEngine::load(&options.model_path, options.engine.clone())?;
+
+    progress.stage("decoding audio");
+    let t = Instant::now();
+    let (samples, audio_info) = audio::load_16k_mono(&options.episode, &mut |_| {})?;
+    let decode_ms = t.elapsed().as_millis() as u64;
+    let duration_s = samples.len() as f64 / audio::SAMPLE_RATE_HZ as f64;
+
+    progress.stage("transcribing");
+    progress.start_audio(duration_s);
+    let t = Instant::now();
+    let recognized =
+        transcribe::transcribe_chunks(&engine, &samples, options.run, &|s| progress.audio_done(s))?;
+    let transcribe_ms = t.elapsed().as_millis() as u64;
+    drop(samples);
+    progress.stage("aligning");
+
+    let duration_ms = (duration_s * 1000.0) as u64;
+    let t = Instant::now();
+    let alignment: Alignment = match &transcript {
+        Some(tr) => align::align(&tr.words, &recognized, duration_ms),
+        None => align::from_recognized(&recognized),
+    };
+    let align_ms = t.elapsed().as_millis() as u64;
+    let cues = captions::build_cues(&alignment.words, &options.cues);
+
+    let counts = align::status_counts(&alignment.words);
+    let count = |s| counts.get(&s).copied().unwrap_or(0);
+    let stats = Stats {
+        transcript_words: if transcript.is_some() {
+            alignment.words.len()
+        } else {
+            0
+        },
+        matched: count(WordStatus::Matched),
+        substituted: count(WordStatus::Substituted),
+        interpolated: count(WordStatus::Interpolated),
+        unspoken: count(WordStatus::Unspoken),
+        recognized_words: recognized.len(),
+        cues: cues.len(),
+        audio_duration_ms: duration_ms,
+        decode_ms,
+        transcribe_ms,
+        align_ms,
+        realtime_factor: transcribe_ms as f64 / 1000.0 / duration_s.max(1e-9),
+    };
+    Ok(Report {
+        schema_version: SCHEMA_VERSION,
+        podcap_version: env!("CARGO_PKG_VERSION").to_string(),
+        episode: EpisodeInfo {
+            path: options.episode.display().to_string(),
+            audio: audio_info,
+        },
+        model: ModelReport {
+            name: options.model_name.clone(),
+            path: options.model_path.display().to_string(),
+            jobs: options.run.jobs,
+            threads_per_job: options.engine.threads_per_job,
+        },
+        transcript: transcript.as_ref().map(|t| TranscriptReport {
+            path: t.path.display().to_string(),
+        }),
+        words: alignment.words,
+        cues,
+        unscripted: alignment.unscripted,
+        unspoken: alignment.unspoken,
+        substitutions: alignment.substitutions,
+        recognized,
+        stats,
+    })
+}
+
+/// The main job: analyze, then write every requested format into `out_dir`.
+pub fn caption(options: &CaptionOptions, progress: &dyn Progress) -> Result<CaptionOutcome, Error> {
+    let formats = options
+        .formats
+        .iter()
+        .map(|f| {
+            captions::format_by_name(f).ok_or_else(|| {
+                Error::Usage(format!("unknown output format '{f}'; use vtt, srt or json"))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    check_output_dir(&options.out_dir)?;
+    let report = analyze(options, progress)?;
+    let doc = CaptionDoc { report: &report };
+    let stem = output_stem(&options.episode);
+    let rendered: Vec<(PathBuf, Vec<u8>)> = formats
+        .iter()
+        .map(|f| {
+            (
+                options.out_dir.join(format!("{stem}.{}", f.extension())),
+                f.render(&doc),
+            )
+        })
+        .collect();
+    let mut written = Vec::new();
+    for (path, bytes) in rendered {
+        crate::fsutil::write_atomically(&path, |w| w.write_all(&bytes)).map_err(|e| {
+            Error::Output {
+                path: path.clone(),
+                detail: e.to_string(),
+            }
+        })?;
+        written.push(path);
+    }
+    progress.finish();
+    Ok(CaptionOutcome { report, written })
+}
