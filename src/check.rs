@@ -74,8 +74,10 @@ mod tests {
         let w = wer("The cat sat on the mat.", "the cat sat on a mat");
         assert_eq!((w.substitutions, w.deletions, w.insertions), (1, 0, 0));
         assert!((w.wer - 1.0 / 6.0).abs() < 1e-9);
-        let w = wer("one two three", "one uh three four");
-        assert_eq!((w.substitutions, w.deletions, w.insertions), (0, 1, 1));
+        let w = wer("one two three", "one uh three");
+        assert_eq!((w.substitutions, w.deletions, w.insertions), (0, 1, 0));
+        let w = wer("one two", "one two three");
+        assert_eq!((w.substitutions, w.deletions, w.insertions), (0, 0, 1));
         assert_eq!(wer("Don’t stop", "don't stop.").wer, 0.0);
     }
 }

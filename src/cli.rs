@@ -63,6 +63,9 @@ pub struct CaptionArgs {
     /// Spoken language for multilingual models ("auto" to detect).
     #[arg(long, default_value = "en")]
     pub language: String,
+    /// Beam search width (1 = greedy: faster, less accurate).
+    #[arg(long, default_value_t = 5)]
+    pub beam_size: usize,
     /// Maximum characters per caption line.
     #[arg(long, default_value_t = 42)]
     pub max_line_chars: usize,
@@ -113,6 +116,7 @@ impl CaptionArgs {
             engine: podcap::transcribe::whisper::EngineOptions {
                 threads_per_job: threads,
                 language: self.language.clone(),
+                beam_size: self.beam_size.max(1),
             },
             cues: podcap::captions::CueOptions {
                 max_chars_per_line: self.max_line_chars,

@@ -117,19 +117,22 @@ fn output_stem(episode: &Path) -> String {
 
 /// Recognizes, aligns and builds cues; no files are written.
 pub fn analyze(options: &CaptionOptions, progress: &dyn Progress) -> Result<Report, Error> {
+    // Cheap checks first, so a bad input fails before the slow part.
     let transcript = options
         .transcript
         .as_deref()
         .map(transcript::read)
         .transpose()?;
-    progress.stage("loading model");
-    let engine = whisper::WhisperEngine::load(&options.model_path, options.engine.clone())?;
+    crate::model::inspect(&options.model_path)?;
 
     progress.stage("decoding audio");
     let t = Instant::now();
     let (samples, audio_info) = audio::load_16k_mono(&options.episode, &mut |_| {})?;
     let decode_ms = t.elapsed().as_millis() as u64;
     let duration_s = samples.len() as f64 / audio::SAMPLE_RATE_HZ as f64;
+
+    progress.stage("loading model");
+    let engine = whisper::WhisperEngine::load(&options.model_path, options.engine.clone())?;
 
     progress.stage("transcribing");
     progress.start_audio(duration_s);

@@ -56,7 +56,7 @@ impl Hparams {
 }
 
 /// ggml element types used by Whisper model files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum GgmlType {
     F32,
     F16,
@@ -178,8 +178,19 @@ pub struct ModelInfo {
     pub vocab_len: usize,
     pub tensor_count: usize,
     pub size_bytes: u64,
-    /// Names of the first few tensors, in file order.
-    pub first_tensors: Vec<String>,
+    /// Every tensor, in file order.
+    pub tensors: Vec<TensorEntry>,
+}
+
+/// One row of the tensor table.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TensorEntry {
+    pub name: String,
+    /// Innermost first, as stored.
+    pub dims: Vec<u64>,
+    pub ty: GgmlType,
+    /// Offset of the data in the file.
+    pub data_offset: u64,
 }
 
 impl ModelInfo {
@@ -300,7 +311,7 @@ pub fn inspect(path: &Path) -> Result<ModelInfo, ModelError> {
         skip(&mut r, &mut pos, len as u64, "the vocabulary")?;
     }
     let mut tensor_count = 0usize;
-    let mut first_tensors = Vec::new();
+    let mut tensors = Vec::new();
     while pos < size_bytes {
         let what = format!("tensor #{}", tensor_count + 1);
         let n_dims = read_i32(&mut r, &mut pos, &what)?;
@@ -314,14 +325,15 @@ pub fn inspect(path: &Path) -> Result<ModelInfo, ModelError> {
         }
         let ty = GgmlType::from_id(ty_id)
             .ok_or_else(|| bad(path, format!("{what} has unknown type {ty_id}")))?;
-        let mut elements: u64 = 1;
+        let mut dims = Vec::with_capacity(n_dims as usize);
         for _ in 0..n_dims {
             let d = read_i32(&mut r, &mut pos, &what)?;
             if d <= 0 {
                 return Err(bad(path, format!("{what} has dimension {d}")));
             }
-            elements *= d as u64;
+            dims.push(d as u64);
         }
+        let elements: u64 = dims.iter().product();
         let mut name = vec![0u8; name_len as usize];
         r.read_exact(&mut name).map_err(|_| truncated(&what, pos))?;
         pos += name_len as u64;
@@ -336,15 +348,15 @@ pub fn inspect(path: &Path) -> Result<ModelInfo, ModelError> {
                 format!("tensor {name} does not fill whole {ty:?} blocks"),
             ));
         }
-        skip(
-            &mut r,
-            &mut pos,
-            elements / per_block * block_bytes,
-            &format!("tensor {name}"),
-        )?;
-        if first_tensors.len() < 4 {
-            first_tensors.push(name);
-        }
+        let data_offset = pos;
+        let data_bytes = elements / per_block * block_bytes;
+        skip(&mut r, &mut pos, data_bytes, &format!("tensor {name}"))?;
+        tensors.push(TensorEntry {
+            name,
+            dims,
+            ty,
+            data_offset,
+        });
         tensor_count += 1;
     }
     if tensor_count != hparams.expected_tensor_count() {
@@ -361,6 +373,6 @@ pub fn inspect(path: &Path) -> Result<ModelInfo, ModelError> {
         vocab_len: vocab_len as usize,
         tensor_count,
         size_bytes,
-        first_tensors,
+        tensors,
     })
 }

@@ -75,7 +75,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         }],
         model_bin_parts: &["model/model.bin"],
         vocabulary: "model/vocabulary.txt",
-        ggml_size_bytes: 77_704_715,
+        ggml_size_bytes: 77_704_698,
         english_only: true,
     },
     CatalogEntry {

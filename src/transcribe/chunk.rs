@@ -6,7 +6,7 @@
 
 use super::RecognizedWord;
 
-pub const DEFAULT_TARGET_S: f64 = 120.0;
+pub const DEFAULT_TARGET_S: f64 = 60.0;
 const SEARCH_S: f64 = 8.0;
 const FRAME_SAMPLES: usize = 320; // 20 ms at 16 kHz
 

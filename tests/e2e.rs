@@ -1,0 +1,196 @@
+//! The real model on the committed sample: recognition quality, caption
+//! timing against the synthesized ground truth, and well-formed outputs.
+
+use serde_json::Value;
+
+use crate::util::*;
+
+struct Run {
+    json: Value,
+    vtt: String,
+    srt: String,
+}
+
+fn caption_sample(extra: &[&str]) -> Run {
+    tiny_model();
+    let out = tempfile::tempdir().unwrap();
+    let out_s = out.path().to_str().unwrap();
+    let mut args = vec![
+        "caption",
+        "samples/sample.mp3",
+        "--transcript",
+        "samples/sample.txt",
+        "--out",
+        out_s,
+    ];
+    args.extend_from_slice(extra);
+    let o = podcap(&args);
+    assert!(o.status.success(), "podcap failed: {}", stderr(&o));
+    assert_eq!(
+        files_in(out.path()),
+        ["sample.json", "sample.srt", "sample.vtt"]
+    );
+    Run {
+        json: serde_json::from_slice(&std::fs::read(out.path().join("sample.json")).unwrap())
+            .unwrap(),
+        vtt: std::fs::read_to_string(out.path().join("sample.vtt")).unwrap(),
+        srt: std::fs::read_to_string(out.path().join("sample.srt")).unwrap(),
+    }
+}
+
+fn truth() -> Value {
+    serde_json::from_slice(&std::fs::read(root().join("samples/sample.truth.json")).unwrap())
+        .unwrap()
+}
+
+fn parse_ts(s: &str, sep: char) -> u64 {
+    let (hms, ms) = s
+        .split_once(sep)
+        .unwrap_or_else(|| panic!("bad timestamp {s:?}"));
+    let parts: Vec<u64> = hms.split(':').map(|p| p.parse().unwrap()).collect();
+    assert_eq!(parts.len(), 3, "{s}");
+    assert_eq!(ms.len(), 3, "{s}");
+    ((parts[0] * 60 + parts[1]) * 60 + parts[2]) * 1000 + ms.parse::<u64>().unwrap()
+}
+
+/// Checks WebVTT structure; returns (start_ms, end_ms, text) per cue.
+fn parse_vtt(vtt: &str) -> Vec<(u64, u64, String)> {
+    let mut blocks = vtt.split("\n\n");
+    assert!(
+        blocks.next().unwrap().starts_with("WEBVTT"),
+        "no WEBVTT header"
+    );
+    let mut cues = Vec::new();
+    for block in blocks {
+        let block = block.trim_end_matches('\n');
+        if block.is_empty() || block.starts_with("NOTE") {
+            assert!(!block.contains("-->"), "NOTE contains -->");
+            continue;
+        }
+        let lines: Vec<&str> = block.lines().collect();
+        let timing = lines
+            .iter()
+            .position(|l| l.contains(" --> "))
+            .expect("cue has a timing line");
+        assert!(
+            timing <= 1,
+            "cue has more than an identifier before its timing: {block:?}"
+        );
+        let (a, b) = lines[timing].split_once(" --> ").unwrap();
+        let text = lines[timing + 1..].join("\n");
+        assert!(!text.is_empty(), "empty cue");
+        assert!(!text.contains("-->"));
+        assert!(
+            !text.contains('<') && !text.contains("& "),
+            "unescaped text {text:?}"
+        );
+        cues.push((parse_ts(a, '.'), parse_ts(b, '.'), text));
+    }
+    cues
+}
+
+#[test]
+fn sample_is_recognized_aligned_and_captioned() {
+    let run = caption_sample(&[]);
+    let truth = truth();
+
+    // Recognition: WER of the recognized text against what was spoken.
+    let spoken: Vec<&str> = truth["words"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["text"].as_str().unwrap())
+        .collect();
+    let heard: Vec<&str> = run.json["recognized"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["text"].as_str().unwrap())
+        .collect();
+    let wer = podcap::check::wer(&spoken.join(" "), &heard.join(" "));
+    assert!(wer.wer < 0.15, "WER {:.3} ({wer:?})", wer.wer);
+
+    // Captions: well-formed, ordered, and the JSON agrees with the VTT.
+    let cues = parse_vtt(&run.vtt);
+    let json_cues = run.json["cues"].as_array().unwrap();
+    assert!(cues.len() >= 15, "only {} cues", cues.len());
+    assert_eq!(cues.len(), json_cues.len());
+    for (k, (start, end, text)) in cues.iter().enumerate() {
+        assert!(start < end, "cue {k} ends before it starts");
+        if k > 0 {
+            assert!(cues[k - 1].1 <= *start, "cue {k} overlaps the one before");
+        }
+        assert!(
+            text.lines().count() <= 2 && text.lines().all(|l| l.chars().count() <= 42),
+            "cue {k}: {text:?}"
+        );
+        assert_eq!(json_cues[k]["start_ms"].as_u64().unwrap(), *start);
+    }
+    assert_eq!(run.srt.matches(" --> ").count(), cues.len());
+
+    // Timing: each cue starts within 1 s of its first word in the ground truth.
+    let words = run.json["words"].as_array().unwrap();
+    let truth_words = truth["words"].as_array().unwrap();
+    let truth_start = |char_start: u64| {
+        truth_words
+            .iter()
+            .find(|w| w["char_start"].as_u64().unwrap() == char_start)
+            .map(|w| (w["start_s"].as_f64().unwrap() * 1000.0) as i64)
+    };
+    for (k, cue) in json_cues.iter().enumerate() {
+        let first = &words[cue["first_word"].as_u64().unwrap() as usize];
+        let want = truth_start(first["char_start"].as_u64().unwrap()).unwrap_or_else(|| {
+            panic!("cue {k} starts with {first}, which the ground truth says is not spoken")
+        });
+        let got = cue["start_ms"].as_i64().unwrap();
+        assert!(
+            (got - want).abs() <= 1000,
+            "cue {k} starts at {got} ms, its first word at {want} ms"
+        );
+    }
+
+    // Nothing the ground truth marks as not spoken appears in a caption.
+    let unspoken: Vec<(u64, u64)> = truth["unspoken"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["char_start"].as_u64().unwrap(),
+                u["char_end"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    for cue in json_cues {
+        for w in &words[cue["first_word"].as_u64().unwrap() as usize
+            ..=cue["last_word"].as_u64().unwrap() as usize]
+        {
+            if w["status"] == "unspoken" {
+                continue;
+            }
+            let c = w["char_start"].as_u64().unwrap();
+            assert!(
+                !unspoken.iter().any(|&(a, b)| a <= c && c < b),
+                "caption {:?} contains unspoken text {}",
+                cue["lines"],
+                w["text"]
+            );
+        }
+    }
+    // And every cue's text is the transcript's own words, in order.
+    for cue in json_cues {
+        let text: Vec<&str> = words[cue["first_word"].as_u64().unwrap() as usize
+            ..=cue["last_word"].as_u64().unwrap() as usize]
+            .iter()
+            .filter(|w| w["status"] != "unspoken")
+            .map(|w| w["text"].as_str().unwrap())
+            .collect();
+        let lines: Vec<String> = cue["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(lines.join(" "), text.join(" "));
+    }
+}

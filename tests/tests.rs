@@ -1,0 +1,8 @@
+//! Integration tests: one binary, modules by topic. They run the real
+//! `podcap` binary and the real tiny.en model (scripts/test fetches it).
+
+mod util;
+
+mod cli_errors;
+mod e2e;
+mod model;
