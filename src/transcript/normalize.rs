@@ -38,8 +38,16 @@ pub fn tokens(word: &str) -> Vec<String> {
         }
     }
     flush(&mut cur, &mut out);
+    for t in &mut out {
+        if let Some(&(_, canonical)) = SPELLINGS.iter().find(|(v, _)| v == t) {
+            *t = canonical.to_string();
+        }
+    }
     out
 }
+
+/// Same word, different spelling: variant -> canonical.
+const SPELLINGS: &[(&str, &str)] = &[("ok", "okay"), ("o.k", "okay"), ("alright", "allright")];
 
 /// The whole text as comparison tokens (for WER).
 pub fn text_tokens(text: &str) -> Vec<String> {
@@ -66,6 +74,7 @@ mod tests {
             ("“evil", &["evil"]),
             ("R&D", &["r", "and", "d"]),
             ("...", &[]),
+            ("OK,", &["okay"]),
         ];
         for (input, want) in cases {
             assert_eq!(tokens(input), *want, "{input}");
