@@ -61,10 +61,9 @@ pub struct Stats {
     pub recognized_words: usize,
     pub cues: usize,
     pub audio_duration_ms: u64,
-    pub decode_ms: u64,
     pub transcribe_ms: u64,
     pub align_ms: u64,
-    /// Transcription time / audio duration.
+    /// Decoding and transcription (they overlap) / audio duration.
     pub realtime_factor: f64,
 }
 
@@ -124,23 +123,32 @@ pub fn analyze(options: &CaptionOptions, progress: &dyn Progress) -> Result<Repo
         .map(transcript::read)
         .transpose()?;
     crate::model::inspect(&options.model_path)?;
-
-    progress.stage("decoding audio");
-    let t = Instant::now();
-    let (samples, audio_info) = audio::load_16k_mono(&options.episode, &mut |_| {})?;
-    let decode_ms = t.elapsed().as_millis() as u64;
-    let duration_s = samples.len() as f64 / audio::SAMPLE_RATE_HZ as f64;
+    let announced_s = audio::probe(&options.episode)?;
 
     progress.stage("loading model");
     let engine = whisper::WhisperEngine::load(&options.model_path, options.engine.clone())?;
 
+    // Decoding feeds transcription as it goes: the episode is never held whole.
     progress.stage("transcribing");
-    progress.start_audio(duration_s);
+    progress.start_audio(announced_s.unwrap_or(0.0));
     let t = Instant::now();
-    let recognized =
-        transcribe::transcribe_chunks(&engine, &samples, options.run, &|s| progress.audio_done(s))?;
+    let episode = options.episode.clone();
+    let (recognized, decoded) = transcribe::transcribe_stream(
+        &engine,
+        options.run,
+        move |push| {
+            let mut samples = 0usize;
+            let info = audio::stream_16k_mono(&episode, &mut |block| {
+                samples += block.len();
+                push(block)
+            });
+            info.map(|i| (i, samples))
+        },
+        &|s| progress.audio_done(s),
+    )?;
+    let (audio_info, samples) = decoded?;
     let transcribe_ms = t.elapsed().as_millis() as u64;
-    drop(samples);
+    let duration_s = samples as f64 / audio::SAMPLE_RATE_HZ as f64;
     progress.stage("aligning");
 
     let duration_ms = (duration_s * 1000.0) as u64;
@@ -167,7 +175,6 @@ pub fn analyze(options: &CaptionOptions, progress: &dyn Progress) -> Result<Repo
         recognized_words: recognized.len(),
         cues: cues.len(),
         audio_duration_ms: duration_ms,
-        decode_ms,
         transcribe_ms,
         align_ms,
         realtime_factor: transcribe_ms as f64 / 1000.0 / duration_s.max(1e-9),

@@ -172,7 +172,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audio(args) => {
-            let (samples, info) = podcap::audio::load_16k_mono(&args.episode, &mut |_| {})?;
+            let (samples, info) = podcap::audio::load_16k_mono(&args.episode)?;
             podcap::fsutil::write_atomically(&args.output, |w| {
                 podcap::audio::write_wav_16k(w, &samples)
             })

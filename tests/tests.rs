@@ -3,6 +3,7 @@
 
 mod util;
 
+mod audio;
 mod cli_errors;
 mod e2e;
 mod model;

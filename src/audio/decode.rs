@@ -45,11 +45,12 @@ fn codec_name(codec: symphonia::core::codecs::CodecType) -> String {
         })
 }
 
-/// Streams the first audio track of `path` as mono blocks: `sink(source_rate_hz, block)`.
-pub fn decode_mono(
-    path: &Path,
-    sink: &mut dyn FnMut(u32, &[f32]),
-) -> Result<AudioInfo, AudioError> {
+struct Opened {
+    format: Box<dyn symphonia::core::formats::FormatReader>,
+    track: symphonia::core::formats::Track,
+}
+
+fn open(path: &Path) -> Result<Opened, AudioError> {
     let open_err = |e: std::io::Error| AudioError::Open {
         path: path.to_path_buf(),
         detail: e.to_string(),
@@ -74,7 +75,7 @@ pub fn decode_mono(
         .map_err(|_| AudioError::NotAudio {
             path: path.to_path_buf(),
         })?;
-    let mut format = probed.format;
+    let format = probed.format;
     let track = format
         .tracks()
         .iter()
@@ -83,6 +84,40 @@ pub fn decode_mono(
             path: path.to_path_buf(),
         })?
         .clone();
+    Ok(Opened { format, track })
+}
+
+fn is_mp4(path: &Path) -> bool {
+    let mut head = [0u8; 8];
+    File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+        .is_ok()
+        && &head[4..8] == b"ftyp"
+}
+
+/// Checks that `path` is decodable audio without decoding it; returns the
+/// duration its header announces, if any.
+pub fn probe(path: &Path) -> Result<Option<f64>, AudioError> {
+    let opened = open(path)?;
+    let params = &opened.track.codec_params;
+    symphonia::default::get_codecs()
+        .make(params, &DecoderOptions::default())
+        .map_err(|_| AudioError::UnsupportedCodec {
+            path: path.to_path_buf(),
+            codec: codec_name(params.codec),
+        })?;
+    Ok(match (params.n_frames, params.sample_rate) {
+        (Some(n), Some(rate)) if rate > 0 => Some(n as f64 / rate as f64),
+        _ => None,
+    })
+}
+
+/// Streams the first audio track of `path` as mono blocks: `sink(source_rate_hz, block)`.
+pub fn decode_mono(
+    path: &Path,
+    sink: &mut dyn FnMut(u32, &[f32]),
+) -> Result<AudioInfo, AudioError> {
+    let Opened { mut format, track } = open(path)?;
     let params = &track.codec_params;
     let mut decoder = symphonia::default::get_codecs()
         .make(params, &DecoderOptions::default())
@@ -93,7 +128,24 @@ pub fn decode_mono(
     let source_rate_hz = params.sample_rate.unwrap_or(0);
     let mut channels = params.channels.map(|c| c.count()).unwrap_or(0);
     let expected_frames = params.n_frames;
+    // MP4 edit lists (AAC priming and padding) are applied here.
+    let edit = is_mp4(path)
+        .then(|| super::mp4::audio_edit(path, source_rate_hz))
+        .flatten();
+    let mut skip_left = edit.map_or(0, |e| e.skip_frames);
+    let mut keep_left = edit.and_then(|e| e.keep_frames).unwrap_or(u64::MAX);
     let mut frames: u64 = 0;
+    let mut emit = |block: &[f32]| {
+        let skip = skip_left.min(block.len() as u64) as usize;
+        skip_left -= skip as u64;
+        let block = &block[skip..];
+        let n = keep_left.min(block.len() as u64) as usize;
+        keep_left -= n as u64;
+        frames += n as u64;
+        if n > 0 {
+            sink(source_rate_hz, &block[..n]);
+        }
+    };
     let mut skipped_packets = 0u64;
     let mut mono = Vec::new();
     let mut sample_buf: Option<SampleBuffer<f32>> = None;
@@ -143,8 +195,7 @@ pub fn decode_mono(
                         .chunks_exact(channels)
                         .map(|f| f.iter().sum::<f32>() / channels as f32),
                 );
-                frames += n as u64;
-                sink(source_rate_hz, &mono);
+                emit(&mono);
             }
             Err(SymphoniaError::DecodeError(_)) => {
                 skipped_packets += 1;
@@ -152,8 +203,7 @@ pub fn decode_mono(
                 if silent > 0 && source_rate_hz > 0 {
                     mono.clear();
                     mono.resize(silent, 0.0);
-                    frames += silent as u64;
-                    sink(source_rate_hz, &mono);
+                    emit(&mono);
                 }
             }
             Err(SymphoniaError::IoError(_)) => {

@@ -6,11 +6,12 @@
 //! Time 0 is the first sample a listener hears (gapless trimming is on).
 
 pub mod decode;
+pub mod mp4;
 pub mod resample;
 
 use std::path::{Path, PathBuf};
 
-pub use decode::AudioInfo;
+pub use decode::{probe, AudioInfo};
 
 /// The rate Whisper and everything after the front end works at.
 pub const SAMPLE_RATE_HZ: u32 = 16_000;
@@ -33,26 +34,34 @@ pub enum AudioError {
     NoAudio { path: PathBuf },
 }
 
-/// Decodes `path` and returns its 16 kHz mono signal with what was learned on the way.
-pub fn load_16k_mono(
-    path: &Path,
-    on_progress: &mut dyn FnMut(f64),
-) -> Result<(Vec<f32>, AudioInfo), AudioError> {
-    let mut samples = Vec::new();
+/// Decodes `path` and streams its 16 kHz mono signal to `sink` in blocks.
+pub fn stream_16k_mono(path: &Path, sink: &mut dyn FnMut(&[f32])) -> Result<AudioInfo, AudioError> {
     let mut resampler: Option<resample::To16k> = None;
+    let mut produced = 0usize;
+    let mut counted = |block: &[f32]| {
+        produced += block.len();
+        sink(block)
+    };
     let info = decode::decode_mono(path, &mut |rate_hz, block| {
-        let r = resampler.get_or_insert_with(|| resample::To16k::new(rate_hz));
-        r.push(block, &mut |out| samples.extend_from_slice(out));
-        on_progress(samples.len() as f64 / SAMPLE_RATE_HZ as f64);
+        resampler
+            .get_or_insert_with(|| resample::To16k::new(rate_hz))
+            .push(block, &mut counted);
     })?;
     if let Some(r) = resampler {
-        r.finish(&mut |out| samples.extend_from_slice(out));
+        r.finish(&mut counted);
     }
-    if samples.is_empty() {
+    if produced == 0 {
         return Err(AudioError::NoAudio {
             path: path.to_path_buf(),
         });
     }
+    Ok(info)
+}
+
+/// Decodes `path` into one 16 kHz mono buffer (for short files and tools).
+pub fn load_16k_mono(path: &Path) -> Result<(Vec<f32>, AudioInfo), AudioError> {
+    let mut samples = Vec::new();
+    let info = stream_16k_mono(path, &mut |block| samples.extend_from_slice(block))?;
     Ok((samples, info))
 }
 

@@ -21,44 +21,95 @@ fn frame_energy(samples: &[f32], frame: usize) -> f32 {
     s.iter().map(|x| x * x).sum::<f32>() / s.len().max(1) as f32
 }
 
+/// Where to cut `samples` (which hold at least `target + search` samples past
+/// the chunk start at 0): the middle of the quietest 20 ms frame near the
+/// target; ties go to the frame nearest the target, so cuts are stable.
+fn cut_point(samples: &[f32], target: usize, search: usize) -> usize {
+    let lo = (target - search.min(target / 2)) / FRAME_SAMPLES;
+    let hi = (target + search).min(samples.len()) / FRAME_SAMPLES;
+    let best = (lo..hi)
+        .min_by(|&a, &b| {
+            let (ea, eb) = (frame_energy(samples, a), frame_energy(samples, b));
+            ea.partial_cmp(&eb)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(
+                    (a * FRAME_SAMPLES)
+                        .abs_diff(target)
+                        .cmp(&(b * FRAME_SAMPLES).abs_diff(target)),
+                )
+        })
+        .unwrap_or(target / FRAME_SAMPLES);
+    best * FRAME_SAMPLES + FRAME_SAMPLES / 2
+}
+
+/// Cuts a stream of 16 kHz samples into chunks as it arrives, holding at
+/// most ~1.5 chunks. Gives the same cuts as [`plan`] on the whole signal.
+pub struct Chunker {
+    target: usize,
+    search: usize,
+    buffer: Vec<f32>,
+    /// Stream position of `buffer[0]`.
+    start_sample: usize,
+}
+
+impl Chunker {
+    pub fn new(target_s: f64) -> Self {
+        Self {
+            target: (target_s * 16_000.0) as usize,
+            search: (SEARCH_S * 16_000.0) as usize,
+            buffer: Vec::new(),
+            start_sample: 0,
+        }
+    }
+
+    /// Enough buffered to cut: more than 1.5 targets left (the last chunk may be
+    /// up to 1.5 targets rather than leave a scrap) and the whole search window.
+    fn ready(&self) -> bool {
+        self.buffer.len() > (self.target + self.target / 2).max(self.target + self.search)
+    }
+
+    fn cut(&mut self, emit: &mut dyn FnMut(Chunk, Vec<f32>)) {
+        let cut = cut_point(&self.buffer, self.target, self.search);
+        let rest = self.buffer.split_off(cut);
+        let samples = std::mem::replace(&mut self.buffer, rest);
+        let chunk = Chunk {
+            start_sample: self.start_sample,
+            end_sample: self.start_sample + cut,
+        };
+        self.start_sample += cut;
+        emit(chunk, samples);
+    }
+
+    pub fn push(&mut self, block: &[f32], emit: &mut dyn FnMut(Chunk, Vec<f32>)) {
+        self.buffer.extend_from_slice(block);
+        while self.ready() {
+            self.cut(emit);
+        }
+    }
+
+    pub fn finish(mut self, emit: &mut dyn FnMut(Chunk, Vec<f32>)) {
+        while self.buffer.len() > self.target + self.target / 2 {
+            self.cut(emit);
+        }
+        if !self.buffer.is_empty() {
+            let end = self.start_sample + self.buffer.len();
+            emit(
+                Chunk {
+                    start_sample: self.start_sample,
+                    end_sample: end,
+                },
+                std::mem::take(&mut self.buffer),
+            );
+        }
+    }
+}
+
 /// Splits `samples` into chunks of about `target_s` seconds.
 pub fn plan(samples: &[f32], target_s: f64) -> Vec<Chunk> {
-    let rate = 16_000.0;
-    let target = (target_s * rate) as usize;
-    let search = (SEARCH_S * rate) as usize;
     let mut chunks = Vec::new();
-    let mut start = 0usize;
-    // The last chunk may be up to 1.5 targets long rather than leave a scrap.
-    while samples.len() - start > target + target / 2 {
-        let centre = start + target;
-        let lo = (centre - search.min(target / 2)) / FRAME_SAMPLES;
-        let hi = ((centre + search).min(samples.len())) / FRAME_SAMPLES;
-        // Quietest frame; ties go to the one nearest the target, so cuts are stable.
-        let best = (lo..hi)
-            .min_by(|&a, &b| {
-                let (ea, eb) = (frame_energy(samples, a), frame_energy(samples, b));
-                ea.partial_cmp(&eb)
-                    .unwrap_or(std::cmp::Ordering::Equal)
-                    .then(
-                        (a * FRAME_SAMPLES)
-                            .abs_diff(centre)
-                            .cmp(&(b * FRAME_SAMPLES).abs_diff(centre)),
-                    )
-            })
-            .unwrap_or(centre / FRAME_SAMPLES);
-        let cut = best * FRAME_SAMPLES + FRAME_SAMPLES / 2;
-        chunks.push(Chunk {
-            start_sample: start,
-            end_sample: cut,
-        });
-        start = cut;
-    }
-    if start < samples.len() {
-        chunks.push(Chunk {
-            start_sample: start,
-            end_sample: samples.len(),
-        });
-    }
+    let mut chunker = Chunker::new(target_s);
+    chunker.push(samples, &mut |c, _| chunks.push(c));
+    chunker.finish(&mut |c, _| chunks.push(c));
     chunks
 }
 
@@ -115,6 +166,37 @@ mod tests {
             );
         }
         assert_eq!(plan(&s, 120.0), chunks);
+    }
+
+    #[test]
+    fn streaming_gives_the_same_cuts_whatever_the_block_size() {
+        let mut x: u32 = 9;
+        let s: Vec<f32> = (0..16_000 * 400)
+            .map(|i| {
+                x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let loud = ((i / 16_000) % 13) as f32 / 13.0;
+                ((x >> 8) as f32 / (1u32 << 24) as f32 - 0.5) * loud
+            })
+            .collect();
+        let whole = plan(&s, 60.0);
+        for block in [1usize, 777, 16_000, 1 << 20] {
+            let mut streamed = Vec::new();
+            let mut joined = Vec::new();
+            let mut c = Chunker::new(60.0);
+            for b in s.chunks(block) {
+                c.push(b, &mut |ch, samples| {
+                    assert_eq!(samples.len(), ch.end_sample - ch.start_sample);
+                    joined.extend(samples);
+                    streamed.push(ch);
+                });
+            }
+            c.finish(&mut |ch, samples| {
+                joined.extend(samples);
+                streamed.push(ch)
+            });
+            assert_eq!(streamed, whole, "block size {block}");
+            assert!(joined == s);
+        }
     }
 
     #[test]

@@ -1,16 +1,14 @@
 //! Speech recognition: 16 kHz mono samples -> recognized words with times.
 //!
-//! [`chunk::plan`] cuts the episode at quiet points into chunks that depend on
-//! the audio only; [`transcribe_chunks`] runs them in parallel (rayon), one
-//! engine state per worker, and [`chunk::stitch`] joins the words back on the
-//! episode's timeline. The engine sits behind [`Transcriber`], so alignment and
+//! [`chunk::Chunker`] cuts the episode at quiet points into chunks that depend
+//! on the audio only, as it is decoded; [`transcribe_stream`] runs them on
+//! parallel workers sharing one model, and [`chunk::stitch`] joins the words
+//! back on the episode's timeline. The engine sits behind [`Transcriber`], so alignment and
 //! caption logic can be tested with scripted words; podcap ships
 //! [`whisper::WhisperEngine`].
 
 pub mod chunk;
 pub mod whisper;
-
-use rayon::prelude::*;
 
 /// One recognized word on the episode timeline.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -57,39 +55,77 @@ impl Default for RunOptions {
     }
 }
 
-/// Transcribes the whole episode: plan chunks, run them on `jobs` workers,
-/// stitch. `on_chunk_done(seconds_of_audio_done)` is called as chunks finish.
-pub fn transcribe_chunks(
+/// Transcribes an episode as it is decoded. `feed` pushes 16 kHz blocks
+/// (it runs on its own thread); chunks are cut as the audio arrives and
+/// transcribed by `jobs` workers, with at most `jobs` chunks waiting, so memory
+/// does not grow with the episode's length. `on_chunk_done(seconds)` is called
+/// as chunks finish. Returns the stitched words and what `feed` returned.
+pub fn transcribe_stream<T: Send>(
     engine: &dyn Transcriber,
-    samples_16k: &[f32],
     options: RunOptions,
+    feed: impl FnOnce(&mut dyn FnMut(&[f32])) -> T + Send,
     on_chunk_done: &(dyn Fn(f64) + Sync),
-) -> Result<Vec<RecognizedWord>, TranscribeError> {
-    let chunks = chunk::plan(samples_16k, options.chunk_target_s);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(options.jobs.max(1))
-        .build()
-        .map_err(|e| TranscribeError::Engine {
-            start_s: 0.0,
-            detail: e.to_string(),
-        })?;
-    let per_chunk: Vec<Vec<RecognizedWord>> = pool.install(|| {
-        chunks
-            .par_iter()
-            .map(|c| {
-                let words = engine
-                    .transcribe(&samples_16k[c.start_sample..c.end_sample])
-                    .map_err(|e| match e {
-                        TranscribeError::Engine { detail, .. } => TranscribeError::Engine {
-                            start_s: c.start_sample as f64 / 16_000.0,
-                            detail,
-                        },
-                        other => other,
-                    })?;
-                on_chunk_done((c.end_sample - c.start_sample) as f64 / 16_000.0);
-                Ok(words)
-            })
-            .collect::<Result<_, TranscribeError>>()
-    })?;
-    Ok(chunk::stitch(&chunks, per_chunk))
+) -> Result<(Vec<RecognizedWord>, T), TranscribeError> {
+    use std::sync::{mpsc, Mutex};
+    let jobs = options.jobs.max(1);
+    let (chunk_tx, chunk_rx) = mpsc::sync_channel::<(usize, chunk::Chunk, Vec<f32>)>(jobs);
+    let chunk_rx = Mutex::new(chunk_rx);
+    let results: Mutex<Vec<(usize, chunk::Chunk, Vec<RecognizedWord>)>> = Mutex::new(Vec::new());
+    let failure: Mutex<Option<TranscribeError>> = Mutex::new(None);
+    let fed = std::thread::scope(|scope| {
+        let producer = scope.spawn(|| {
+            let mut chunker = chunk::Chunker::new(options.chunk_target_s);
+            let mut index = 0usize;
+            let mut emit = |c: chunk::Chunk, samples: Vec<f32>| {
+                // A send fails only when every worker has stopped on an error.
+                let _ = chunk_tx.send((index, c, samples));
+                index += 1;
+            };
+            let fed = feed(&mut |block| chunker.push(block, &mut emit));
+            chunker.finish(&mut emit);
+            drop(chunk_tx);
+            fed
+        });
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs)
+            .build()
+            .expect("a thread pool");
+        pool.scope(|workers| {
+            for _ in 0..jobs {
+                workers.spawn(|_| loop {
+                    let next = chunk_rx.lock().expect("chunk queue").recv();
+                    let Ok((index, c, samples)) = next else { break };
+                    if failure.lock().expect("failure slot").is_some() {
+                        continue; // drain, so the producer is never blocked
+                    }
+                    match engine.transcribe(&samples) {
+                        Ok(words) => {
+                            drop(samples);
+                            on_chunk_done((c.end_sample - c.start_sample) as f64 / 16_000.0);
+                            results.lock().expect("results").push((index, c, words));
+                        }
+                        Err(e) => {
+                            let e = match e {
+                                TranscribeError::Engine { detail, .. } => TranscribeError::Engine {
+                                    start_s: c.start_sample as f64 / 16_000.0,
+                                    detail,
+                                },
+                                other => other,
+                            };
+                            failure.lock().expect("failure slot").get_or_insert(e);
+                        }
+                    }
+                });
+            }
+        });
+        producer.join().expect("the decoder thread does not panic")
+    });
+    if let Some(e) = failure.into_inner().expect("failure slot") {
+        return Err(e);
+    }
+    let mut results = results.into_inner().expect("results");
+    results.sort_by_key(|r| r.0);
+    let (chunks, words): (Vec<chunk::Chunk>, Vec<Vec<RecognizedWord>>) =
+        results.into_iter().map(|(_, c, w)| (c, w)).unzip();
+    Ok((chunk::stitch(&chunks, words), fed))
 }
