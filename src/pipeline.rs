@@ -38,12 +38,14 @@ pub struct EpisodeInfo {
     pub audio: AudioInfo,
 }
 
+/// The model and the decoding settings that shape the result. How the work
+/// was spread (jobs, threads) is left out: it does not change the output.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ModelReport {
     pub name: String,
     pub path: String,
-    pub jobs: usize,
-    pub threads_per_job: usize,
+    pub beam_size: usize,
+    pub language: String,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -61,9 +63,16 @@ pub struct Stats {
     pub recognized_words: usize,
     pub cues: usize,
     pub audio_duration_ms: u64,
+}
+
+/// How long the stages took; printed, not in the JSON, so the same input
+/// always gives the same bytes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    /// Decoding and transcription (they overlap).
     pub transcribe_ms: u64,
     pub align_ms: u64,
-    /// Decoding and transcription (they overlap) / audio duration.
+    /// `transcribe_ms` / audio duration.
     pub realtime_factor: f64,
 }
 
@@ -82,6 +91,8 @@ pub struct Report {
     pub substitutions: Vec<align::Substitution>,
     pub recognized: Vec<RecognizedWord>,
     pub stats: Stats,
+    #[serde(skip)]
+    pub timings: Timings,
 }
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -175,6 +186,8 @@ pub fn analyze(options: &CaptionOptions, progress: &dyn Progress) -> Result<Repo
         recognized_words: recognized.len(),
         cues: cues.len(),
         audio_duration_ms: duration_ms,
+    };
+    let timings = Timings {
         transcribe_ms,
         align_ms,
         realtime_factor: transcribe_ms as f64 / 1000.0 / duration_s.max(1e-9),
@@ -189,8 +202,8 @@ pub fn analyze(options: &CaptionOptions, progress: &dyn Progress) -> Result<Repo
         model: ModelReport {
             name: options.model_name.clone(),
             path: options.model_path.display().to_string(),
-            jobs: options.run.jobs,
-            threads_per_job: options.engine.threads_per_job,
+            beam_size: options.engine.beam_size,
+            language: options.engine.language.clone(),
         },
         transcript: transcript.as_ref().map(|t| TranscriptReport {
             path: t.path.display().to_string(),
@@ -202,6 +215,7 @@ pub fn analyze(options: &CaptionOptions, progress: &dyn Progress) -> Result<Repo
         substitutions: alignment.substitutions,
         recognized,
         stats,
+        timings,
     })
 }
 

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::{Cli, Command, ModelCommand};
@@ -149,8 +148,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 options.episode.display(),
                 s.audio_duration_ms as f64 / 1000.0,
                 s.recognized_words,
-                s.transcribe_ms as f64 / 1000.0,
-                s.realtime_factor,
+                outcome.report.timings.transcribe_ms as f64 / 1000.0,
+                outcome.report.timings.realtime_factor,
                 s.cues
             );
             if let Some(t) = outcome.report.episode.audio.truncated_at_s {
@@ -172,19 +171,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audio(args) => {
-            let (samples, info) = podcap::audio::load_16k_mono(&args.episode)?;
-            podcap::fsutil::write_atomically(&args.output, |w| {
-                podcap::audio::write_wav_16k(w, &samples)
-            })
-            .with_context(|| {
-                format!(
-                    "cannot write '{}'; check that its folder is writable",
-                    args.output.display()
-                )
-            })?;
+            let info = podcap::audio::decode_to_wav(&args.episode, &args.output)?;
             println!(
-                "{}: {}, {} Hz, {} channel(s), {:.3} s, {} damaged frame(s) skipped",
+                "{}: {} {}, {} Hz, {} channel(s), {:.3} s, {} damaged frame(s) skipped",
                 args.episode.display(),
+                info.container,
                 info.codec,
                 info.source_rate_hz,
                 info.channels,

@@ -19,6 +19,8 @@ use super::AudioError;
 /// What the decoder learned about a file.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AudioInfo {
+    /// Container, from the file's magic bytes ("MP3", "MP4", "FLAC", "Ogg", "WAV").
+    pub container: String,
     pub codec: String,
     pub source_rate_hz: u32,
     pub channels: usize,
@@ -87,12 +89,28 @@ fn open(path: &Path) -> Result<Opened, AudioError> {
     Ok(Opened { format, track })
 }
 
-fn is_mp4(path: &Path) -> bool {
-    let mut head = [0u8; 8];
-    File::open(path)
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
-        .is_ok()
-        && &head[4..8] == b"ftyp"
+fn container_name(path: &Path) -> String {
+    let mut head = [0u8; 12];
+    let n = File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .unwrap_or(0);
+    let head = &head[..n];
+    let name = if head.len() >= 8 && &head[4..8] == b"ftyp" {
+        "MP4"
+    } else if head.starts_with(b"fLaC") {
+        "FLAC"
+    } else if head.starts_with(b"OggS") {
+        "Ogg"
+    } else if head.starts_with(b"RIFF") {
+        "WAV"
+    } else if head.starts_with(b"ID3")
+        || (head.len() >= 2 && head[0] == 0xFF && head[1] & 0xE0 == 0xE0)
+    {
+        "MP3"
+    } else {
+        "unknown"
+    };
+    name.to_string()
 }
 
 /// Checks that `path` is decodable audio without decoding it; returns the
@@ -129,7 +147,8 @@ pub fn decode_mono(
     let mut channels = params.channels.map(|c| c.count()).unwrap_or(0);
     let expected_frames = params.n_frames;
     // MP4 edit lists (AAC priming and padding) are applied here.
-    let edit = is_mp4(path)
+    let container = container_name(path);
+    let edit = (container == "MP4")
         .then(|| super::mp4::audio_edit(path, source_rate_hz))
         .flatten();
     let mut skip_left = edit.map_or(0, |e| e.skip_frames);
@@ -227,6 +246,7 @@ pub fn decode_mono(
     // Gapless trimming can shorten the stream by up to a few thousand frames.
     let short = expected_frames.is_some_and(|n| n > frames + source_rate_hz as u64 / 10);
     Ok(AudioInfo {
+        container,
         codec: codec_name(params.codec),
         source_rate_hz,
         channels,

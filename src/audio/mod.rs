@@ -65,23 +65,37 @@ pub fn load_16k_mono(path: &Path) -> Result<(Vec<f32>, AudioInfo), AudioError> {
     Ok((samples, info))
 }
 
-/// Writes 16 kHz mono samples as a 16-bit PCM WAV.
-pub fn write_wav_16k(out: &mut dyn std::io::Write, samples: &[f32]) -> std::io::Result<()> {
+/// Decodes `input` and writes what podcap hears to `output`: a 16 kHz mono
+/// 16-bit WAV, streamed and written atomically.
+pub fn decode_to_wav(input: &Path, output: &Path) -> Result<AudioInfo, crate::Error> {
+    let out_err = |e: &dyn std::fmt::Display| crate::Error::Output {
+        path: output.to_path_buf(),
+        detail: e.to_string(),
+    };
+    probe(input)?;
+    let mut file = crate::fsutil::AtomicFile::create(output).map_err(|e| out_err(&e))?;
     let spec = hound::WavSpec {
         channels: 1,
         sample_rate: SAMPLE_RATE_HZ,
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    // hound needs Seek; build in memory (16 kHz mono is small) and copy out.
-    let mut cursor = std::io::Cursor::new(Vec::with_capacity(44 + samples.len() * 2));
-    {
-        let mut w = hound::WavWriter::new(&mut cursor, spec).map_err(std::io::Error::other)?;
-        for &s in samples {
-            w.write_sample((s.clamp(-1.0, 1.0) * 32767.0).round() as i16)
-                .map_err(std::io::Error::other)?;
+    let mut writer = hound::WavWriter::new(std::io::BufWriter::new(file.file()), spec)
+        .map_err(|e| out_err(&e))?;
+    let mut failed: Option<hound::Error> = None;
+    let info = stream_16k_mono(input, &mut |block| {
+        for &s in block {
+            if failed.is_none() {
+                if let Err(e) = writer.write_sample((s.clamp(-1.0, 1.0) * 32767.0).round() as i16) {
+                    failed = Some(e);
+                }
+            }
         }
-        w.finalize().map_err(std::io::Error::other)?;
+    })?;
+    if let Some(e) = failed {
+        return Err(out_err(&e));
     }
-    out.write_all(cursor.get_ref())
+    writer.finalize().map_err(|e| out_err(&e))?;
+    file.commit().map_err(|e| out_err(&e))?;
+    Ok(info)
 }
