@@ -194,3 +194,40 @@ fn sample_is_recognized_aligned_and_captioned() {
         assert_eq!(lines.join(" "), text.join(" "));
     }
 }
+
+/// Chunk cuts depend on the audio only, so spreading the work differently
+/// changes nothing in the outputs.
+#[test]
+fn jobs_do_not_change_the_output() {
+    tiny_model();
+    let dir = tempfile::tempdir().unwrap();
+    let mut outputs = Vec::new();
+    for jobs in ["1", "2"] {
+        let out = dir.path().join(jobs);
+        let o = podcap(&[
+            "caption",
+            "samples/sample.mp3",
+            "--transcript",
+            "samples/sample.txt",
+            "--jobs",
+            jobs,
+            "--formats",
+            "json,vtt",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        outputs.push((
+            std::fs::read(out.join("sample.json")).unwrap(),
+            std::fs::read(out.join("sample.vtt")).unwrap(),
+        ));
+    }
+    assert!(
+        outputs[0].0 == outputs[1].0,
+        "JSON differs between --jobs 1 and --jobs 2"
+    );
+    assert!(
+        outputs[0].1 == outputs[1].1,
+        "VTT differs between --jobs 1 and --jobs 2"
+    );
+}
