@@ -81,8 +81,21 @@ const NO_BREAK_AFTER: &[&str] = &[
     "mr.", "mrs.", "dr.", "ms.",
 ];
 
+/// Words as caption text: spaces between them, except after a dash that
+/// joined them in the transcript ("populations—that's").
+pub fn join_words(words: &[&str]) -> String {
+    let mut out = String::new();
+    for (k, w) in words.iter().enumerate() {
+        if k > 0 && !words[k - 1].ends_with(['—', '–']) {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
+}
+
 fn text_len(words: &[&str]) -> usize {
-    words.iter().map(|w| w.chars().count()).sum::<usize>() + words.len().saturating_sub(1)
+    join_words(words).chars().count()
 }
 
 /// Splits words into at most `max_lines` lines of at most `max_chars` each,
@@ -91,7 +104,7 @@ fn text_len(words: &[&str]) -> usize {
 pub fn break_lines(words: &[&str], max_chars: usize, max_lines: usize) -> Option<Vec<String>> {
     let total = text_len(words);
     if total <= max_chars {
-        return Some(vec![words.join(" ")]);
+        return Some(vec![join_words(words)]);
     }
     if max_lines < 2 || words.len() < 2 {
         return None;
@@ -126,7 +139,124 @@ pub fn break_lines(words: &[&str], max_chars: usize, max_lines: usize) -> Option
             best = Some((cost, k));
         }
     }
-    best.map(|(_, k)| vec![words[..k].join(" "), words[k..].join(" ")])
+    best.map(|(_, k)| vec![join_words(&words[..k]), join_words(&words[k..])])
+}
+
+/// Cost of ending a cue after `words[k]` when `next` follows: cues should end
+/// at sentence ends, else at clause ends, else before a conjunction or
+/// preposition; never after an article or inside a name or number.
+fn break_cost(words: &[AlignedWord], k: usize, next: Option<usize>) -> i64 {
+    let Some(n) = next else { return 0 };
+    let (w, nw) = (&words[k].text, &words[n].text);
+    let lower = w.to_lowercase();
+    let next_lower = nw.to_lowercase();
+    let next_bare = next_lower.trim_matches(|c: char| !c.is_alphanumeric());
+    let upper = |t: &str| t.chars().next().is_some_and(char::is_uppercase);
+    let mut cost = if ends_sentence(w) {
+        0
+    } else if ends_clause(w) {
+        4
+    } else if BREAK_BEFORE.contains(&next_bare) {
+        8
+    } else {
+        14
+    };
+    if NO_BREAK_AFTER.contains(&lower.as_str()) {
+        cost += 60;
+    }
+    if !ends_clause(w)
+        && ((upper(w) && upper(nw) && !words[n].starts_line)
+            || w.chars().any(|c| c.is_ascii_digit()))
+    {
+        cost += 20;
+    }
+    cost
+}
+
+/// Splits the timed words into cues: the cheapest sequence of breaks (dynamic
+/// programming over break points) such that every cue fits the line limits,
+/// lasts at most `max_duration_ms`, spans no pause over `max_pause_ms` and no
+/// paragraph start.
+fn segment(words: &[AlignedWord], timed: &[usize], options: &CueOptions) -> Vec<Vec<usize>> {
+    let n = timed.len();
+    let max_chars = options.max_chars_per_line * options.max_lines;
+    // best[i]: cheapest cost of cutting timed[..i] into cues; from[i]: start of the last cue.
+    let mut best = vec![i64::MAX; n + 1];
+    let mut from = vec![0usize; n + 1];
+    best[0] = 0;
+    for i in 0..n {
+        if best[i] == i64::MAX {
+            continue;
+        }
+        let start_ms = words[timed[i]].start_ms.unwrap_or(0);
+        let mut chars = 0usize;
+        let mut inner_sentence_ends = 0i64;
+        for j in i..n {
+            let w = &words[timed[j]];
+            if j > i {
+                let prev = &words[timed[j - 1]];
+                let pause = w
+                    .start_ms
+                    .unwrap_or(0)
+                    .saturating_sub(prev.end_ms.unwrap_or(0));
+                if pause > options.max_pause_ms || w.starts_line {
+                    break;
+                }
+            }
+            chars += w.text.chars().count() + usize::from(j > i);
+            let too_long = w.end_ms.unwrap_or(0).saturating_sub(start_ms) > options.max_duration_ms;
+            if j > i && (chars > max_chars || too_long) {
+                break;
+            }
+            if j > i {
+                let texts: Vec<&str> = timed[i..=j]
+                    .iter()
+                    .map(|&k| words[k].text.as_str())
+                    .collect();
+                if break_lines(&texts, options.max_chars_per_line, options.max_lines).is_none() {
+                    break;
+                }
+            }
+            let next = timed.get(j + 1).copied();
+            // A forced break (pause, paragraph) after j costs nothing.
+            let forced = next.is_none_or(|nx| {
+                let nw = &words[nx];
+                nw.starts_line
+                    || nw
+                        .start_ms
+                        .unwrap_or(0)
+                        .saturating_sub(w.end_ms.unwrap_or(0))
+                        > options.max_pause_ms
+            });
+            // A sentence that ends inside a cue is harder to read than one that ends it.
+            let mut cost = 10
+                + 15 * inner_sentence_ends
+                + if forced {
+                    0
+                } else {
+                    break_cost(words, timed[j], next)
+                };
+            // Very short cues flash by; prefer fuller ones unless forced.
+            if chars < 24 && !forced {
+                cost += 10;
+            }
+            let total = best[i] + cost;
+            if total < best[j + 1] {
+                best[j + 1] = total;
+                from[j + 1] = i;
+            }
+            inner_sentence_ends += i64::from(ends_sentence(&w.text));
+        }
+    }
+    let mut groups = Vec::new();
+    let mut end = n;
+    while end > 0 {
+        let start = from[end];
+        groups.push(timed[start..end].to_vec());
+        end = start;
+    }
+    groups.reverse();
+    groups
 }
 
 /// Groups the timed words of an alignment into cues.
@@ -134,47 +264,14 @@ pub fn build_cues(words: &[AlignedWord], options: &CueOptions) -> Vec<Cue> {
     let timed: Vec<usize> = (0..words.len())
         .filter(|&i| words[i].status != WordStatus::Unspoken && words[i].start_ms.is_some())
         .collect();
-    let mut groups: Vec<Vec<usize>> = Vec::new();
-    let mut cur: Vec<usize> = Vec::new();
-    for &i in &timed {
-        let w = &words[i];
-        if let Some(&last) = cur.last() {
-            let prev = &words[last];
-            let start = words[cur[0]].start_ms.unwrap_or(0);
-            let texts: Vec<&str> = cur
-                .iter()
-                .chain(std::iter::once(&i))
-                .map(|&k| words[k].text.as_str())
-                .collect();
-            let fits = break_lines(&texts, options.max_chars_per_line, options.max_lines).is_some();
-            let pause = w
-                .start_ms
-                .unwrap_or(0)
-                .saturating_sub(prev.end_ms.unwrap_or(0));
-            let cur_len = text_len(&texts[..texts.len() - 1]);
-            let full = options.max_chars_per_line * options.max_lines;
-            let split = !fits
-                || pause > options.max_pause_ms
-                || w.end_ms.unwrap_or(0).saturating_sub(start) > options.max_duration_ms
-                || w.starts_line
-                || (ends_sentence(&prev.text) && cur_len >= full / 3)
-                || (ends_clause(&prev.text) && cur_len >= full * 2 / 3);
-            if split {
-                groups.push(std::mem::take(&mut cur));
-            }
-        }
-        cur.push(i);
-    }
-    if !cur.is_empty() {
-        groups.push(cur);
-    }
+    let groups = segment(words, &timed, options);
 
     let mut cues: Vec<Cue> = groups
         .into_iter()
         .map(|g| {
             let texts: Vec<&str> = g.iter().map(|&k| words[k].text.as_str()).collect();
             let lines = break_lines(&texts, options.max_chars_per_line, options.max_lines)
-                .unwrap_or_else(|| vec![texts.join(" ")]);
+                .unwrap_or_else(|| vec![join_words(&texts)]);
             let first = g[0];
             let last = *g.last().expect("groups are not empty");
             Cue {

@@ -145,6 +145,10 @@ pub fn split_words(text: &str) -> Vec<TranscriptWord> {
             while i < chars.len() && !is_separator(chars[i]) {
                 i += 1;
             }
+            // A dash joining two words stays with the first, so captions keep it.
+            while i < chars.len() && (chars[i] == '—' || chars[i] == '–') {
+                i += 1;
+            }
             tokens.push((s, i));
         }
         // Bracket depth per token start: text inside [...] (or a short lower-case
@@ -252,7 +256,7 @@ mod tests {
             texts,
             [
                 "It’s",
-                "“evil”",
+                "“evil”—",
                 "that’s",
                 "all.",
                 "Next",
