@@ -77,7 +77,8 @@ pub struct CaptionArgs {
 #[derive(Debug, Args)]
 pub struct AudioArgs {
     pub episode: PathBuf,
-    /// The WAV file to write.
+    /// The WAV file to write (16-bit). `-` writes raw 32-bit float
+    /// little-endian samples to standard output instead, for piping.
     #[arg(long, short)]
     pub output: PathBuf,
 }

@@ -1,6 +1,6 @@
 //! The binary's side: runs commands and shows progress and results.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -171,8 +171,34 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audio(args) => {
-            let info = podcap::audio::decode_to_wav(&args.episode, &args.output)?;
-            println!(
+            let raw = args.output.as_os_str() == "-";
+            let info = if raw {
+                let stdout = std::io::stdout();
+                let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+                let mut failed = None;
+                let mut bytes = Vec::new();
+                let info = podcap::audio::stream_16k_mono(&args.episode, &mut |block| {
+                    bytes.clear();
+                    bytes.extend(block.iter().flat_map(|s| s.to_le_bytes()));
+                    if failed.is_none() {
+                        failed = out.write_all(&bytes).err();
+                    }
+                })?;
+                if let Some(e) = failed.or_else(|| out.flush().err()) {
+                    anyhow::bail!("cannot write to standard output: {e}");
+                }
+                info
+            } else {
+                podcap::audio::decode_to_wav(&args.episode, &args.output)?
+            };
+            // With raw samples on stdout, the summary goes to stderr.
+            let mut summary: Box<dyn Write> = if raw {
+                Box::new(std::io::stderr())
+            } else {
+                Box::new(std::io::stdout())
+            };
+            let _ = writeln!(
+                summary,
                 "{}: {} {}, {} Hz, {} channel(s), {:.3} s, {} damaged frame(s) skipped",
                 args.episode.display(),
                 info.container,
@@ -183,12 +209,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 info.skipped_packets
             );
             if let Some(t) = info.truncated_at_s {
-                println!(
+                let _ = writeln!(
+                    summary,
                     "warning: the audio stops early, at {}; it may be truncated",
                     mmss((t * 1000.0) as u64)
                 );
             }
-            println!("wrote {} (16 kHz mono)", args.output.display());
+            if !raw {
+                let _ = writeln!(summary, "wrote {} (16 kHz mono)", args.output.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Model {

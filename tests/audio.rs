@@ -13,11 +13,15 @@ const TEXT: &str = "History shows that it is not enough to defeat a revolution. 
 
 /// A speech master at `rate_hz`, stereo, 16-bit (espeak-ng, then sox).
 fn master(dir: &Path, rate_hz: u32) -> PathBuf {
+    master_with_channels(dir, rate_hz, 2)
+}
+
+fn master_with_channels(dir: &Path, rate_hz: u32, channels: u32) -> PathBuf {
     let speech = dir.join("speech.wav");
     if !speech.exists() {
         tool("espeak-ng", &["-w", speech.to_str().unwrap(), TEXT]);
     }
-    let out = dir.join(format!("master-{rate_hz}.wav"));
+    let out = dir.join(format!("master-{rate_hz}-{channels}.wav"));
     // 0.3 s of silence first, so encoder delay would show as a shift.
     tool(
         "sox",
@@ -75,6 +79,22 @@ fn best_lag(reference: &[f32], signal: &[f32], max_lag: i64) -> i64 {
         .unwrap()
 }
 
+/// Asserts that `signal` lines up with `reference` within 1 ms and lasts as long within 10 ms.
+fn assert_lines_up(reference: &[f32], signal: &[f32], what: &str) {
+    let lag = best_lag(reference, signal, 1600);
+    assert!(
+        lag.abs() <= 16,
+        "{what} is shifted by {lag} samples ({} ms)",
+        lag as f64 / 16.0
+    );
+    let diff = signal.len() as i64 - reference.len() as i64;
+    assert!(
+        diff.abs() <= 160,
+        "{what} lasts {} ms longer than the master",
+        diff as f64 / 16.0
+    );
+}
+
 fn check_lines_up(rate_hz: u32, formats: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let m = master(dir.path(), rate_hz);
@@ -83,6 +103,7 @@ fn check_lines_up(rate_hz: u32, formats: &[&str]) {
     for ext in formats {
         let f = encode(&m, ext);
         let (signal, info) = audio::load_16k_mono(&f).unwrap_or_else(|e| panic!("{ext}: {e}"));
+        assert_lines_up(&reference, &signal, &format!("{ext} at {rate_hz} Hz"));
         assert_eq!(info.skipped_packets, 0, "{ext}");
         let lag = best_lag(&reference, &signal, 1600);
         assert!(

@@ -35,21 +35,33 @@ pub enum AudioError {
 }
 
 /// Decodes `path` and streams its 16 kHz mono signal to `sink` in blocks.
+/// Decoding runs on its own thread, resampling (and `sink`) on the caller's,
+/// with a short queue between them.
 pub fn stream_16k_mono(path: &Path, sink: &mut dyn FnMut(&[f32])) -> Result<AudioInfo, AudioError> {
-    let mut resampler: Option<resample::To16k> = None;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(u32, Vec<f32>)>(32);
     let mut produced = 0usize;
-    let mut counted = |block: &[f32]| {
-        produced += block.len();
-        sink(block)
-    };
-    let info = decode::decode_mono(path, &mut |rate_hz, block| {
-        resampler
-            .get_or_insert_with(|| resample::To16k::new(rate_hz))
-            .push(block, &mut counted);
+    let info = std::thread::scope(|scope| {
+        let decoder = scope.spawn(move || {
+            decode::decode_mono(path, &mut |rate_hz, block| {
+                // The receiver only goes away if the caller panicked.
+                let _ = tx.send((rate_hz, block.to_vec()));
+            })
+        });
+        let mut resampler: Option<resample::To16k> = None;
+        let mut counted = |block: &[f32]| {
+            produced += block.len();
+            sink(block)
+        };
+        for (rate_hz, block) in rx {
+            resampler
+                .get_or_insert_with(|| resample::To16k::new(rate_hz))
+                .push(&block, &mut counted);
+        }
+        if let Some(r) = resampler {
+            r.finish(&mut counted);
+        }
+        decoder.join().expect("the decoder thread does not panic")
     })?;
-    if let Some(r) = resampler {
-        r.finish(&mut counted);
-    }
     if produced == 0 {
         return Err(AudioError::NoAudio {
             path: path.to_path_buf(),
