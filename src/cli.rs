@@ -50,9 +50,13 @@ pub struct CaptionArgs {
     /// Output folder.
     #[arg(long, short, default_value = ".")]
     pub out: PathBuf,
-    /// Output formats, comma separated.
+    /// Output formats, comma separated: vtt, srt, json, review.
     #[arg(long, default_value = "vtt,srt,json", value_delimiter = ',')]
     pub formats: Vec<String>,
+    /// Also write NAME.review.html: the transcript coloured by status and
+    /// confidence, with an audio player and the disagreements, for a producer.
+    #[arg(long)]
+    pub review: bool,
     /// Chunks transcribed at once [default: one per core].
     #[arg(long)]
     pub jobs: Option<usize>,
@@ -109,7 +113,13 @@ impl CaptionArgs {
             model_path,
             model_name: self.model.clone(),
             out_dir: self.out.clone(),
-            formats: self.formats.clone(),
+            formats: {
+                let mut f = self.formats.clone();
+                if self.review && !f.iter().any(|x| x == "review") {
+                    f.push("review".into());
+                }
+                f
+            },
             run: podcap::transcribe::RunOptions {
                 jobs,
                 ..Default::default()

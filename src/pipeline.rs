@@ -226,13 +226,18 @@ pub fn caption(options: &CaptionOptions, progress: &dyn Progress) -> Result<Capt
         .iter()
         .map(|f| {
             captions::format_by_name(f).ok_or_else(|| {
-                Error::Usage(format!("unknown output format '{f}'; use vtt, srt or json"))
+                Error::Usage(format!(
+                    "unknown output format '{f}'; use vtt, srt, json or review"
+                ))
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
     check_output_dir(&options.out_dir)?;
     let report = analyze(options, progress)?;
-    let doc = CaptionDoc { report: &report };
+    let doc = CaptionDoc {
+        report: &report,
+        out_dir: &options.out_dir,
+    };
     let stem = output_stem(&options.episode);
     let rendered: Vec<(PathBuf, Vec<u8>)> = formats
         .iter()

@@ -93,19 +93,18 @@ fn print_disagreements(report: &podcap::Report) {
     let mut lines: Vec<(u64, String)> = Vec::new();
     // Page text around the episode (title, links, footer) is expected not to be
     // heard: count it rather than list it.
-    let timed = || report.words.iter().filter(|w| w.start_ms.is_some());
-    let first_spoken = timed().map(|w| w.char_start).next().unwrap_or(usize::MAX);
-    let last_spoken = timed().map(|w| w.char_end).last().unwrap_or(0);
-    let mut page_text = 0;
-    for u in &report.unspoken {
-        if u.reason != podcap::align::UnspokenReason::NotHeard {
-            continue;
-        }
-        if u.char_end <= first_spoken || u.char_start >= last_spoken {
-            page_text += 1;
-        } else {
-            lines.push((u.near_ms, format!("not in the audio: \"{}\"", u.text)));
-        }
+    use podcap::align::UnspokenReason;
+    let page_text = report
+        .unspoken
+        .iter()
+        .filter(|u| u.reason == UnspokenReason::PageText)
+        .count();
+    for u in report
+        .unspoken
+        .iter()
+        .filter(|u| u.reason == UnspokenReason::NotHeard)
+    {
+        lines.push((u.near_ms, format!("not in the audio: \"{}\"", u.text)));
     }
     if page_text > 0 {
         println!("{page_text} passage(s) of page text before or after the episode are not in the audio (see \"unspoken\" in the JSON)");

@@ -4,6 +4,7 @@
 mod util;
 
 mod audio;
+mod browser;
 mod cli_errors;
 mod e2e;
 mod model;

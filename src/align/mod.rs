@@ -46,6 +46,8 @@ pub struct AlignedWord {
     pub line: usize,
     #[serde(skip)]
     pub starts_line: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speaker: Option<String>,
 }
 
 /// Speech heard in the audio that the transcript does not contain.
@@ -73,6 +75,10 @@ pub enum UnspokenReason {
     Cue,
     SpeakerLabel,
     Header,
+    /// Before the first or after the last spoken word: page text around the
+    /// episode (title, links, footer), not expected in the audio.
+    PageText,
+    /// Inside the episode, but not in the audio: an edit, a cut sentence.
     NotHeard,
 }
 
@@ -174,6 +180,7 @@ pub fn align(
                 char_end: w.char_end,
                 line: w.line,
                 starts_line: w.starts_line,
+                speaker: w.speaker.clone(),
             };
             if p.is_empty() {
                 return base;
@@ -260,7 +267,9 @@ pub fn align(
                 && (run.len() >= LONG_UNHEARD_RUN || (at_edge && run.len() >= 2)));
         if not_said {
             for k in run {
-                unspoken_reason[k] = Some(if all_title {
+                unspoken_reason[k] = Some(if at_edge {
+                    UnspokenReason::PageText
+                } else if all_title {
                     UnspokenReason::Header
                 } else {
                     UnspokenReason::NotHeard
@@ -467,6 +476,7 @@ pub fn from_recognized(recognized: &[RecognizedWord]) -> Alignment {
             char_end: start + w.text.chars().count(),
             line: 0,
             starts_line: false,
+            speaker: None,
         });
     }
     Alignment {

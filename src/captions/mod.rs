@@ -7,6 +7,7 @@
 //! behind [`Format`]; all return bytes and the caller writes them atomically.
 
 pub mod json;
+pub mod review;
 pub mod srt;
 pub mod vtt;
 
@@ -52,6 +53,8 @@ pub struct Cue {
     /// Index of the first and last word (into the alignment's words).
     pub first_word: usize,
     pub last_word: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speaker: Option<String>,
 }
 
 impl Cue {
@@ -173,10 +176,20 @@ fn break_cost(words: &[AlignedWord], k: usize, next: Option<usize>) -> i64 {
     cost
 }
 
+/// Breaks no cue may span: a long pause, or a change of speaker.
+fn hard_break(prev: &AlignedWord, next: &AlignedWord, options: &CueOptions) -> bool {
+    let pause = next
+        .start_ms
+        .unwrap_or(0)
+        .saturating_sub(prev.end_ms.unwrap_or(0));
+    pause > options.max_pause_ms || prev.speaker != next.speaker
+}
+
 /// Splits the timed words into cues: the cheapest sequence of breaks (dynamic
 /// programming over break points) such that every cue fits the line limits,
 /// lasts at most `max_duration_ms`, spans no pause over `max_pause_ms` and no
-/// paragraph start.
+/// change of speaker, and crosses a paragraph start only to avoid a cue too
+/// short to read.
 fn segment(words: &[AlignedWord], timed: &[usize], options: &CueOptions) -> Vec<Vec<usize>> {
     let n = timed.len();
     let max_chars = options.max_chars_per_line * options.max_lines;
@@ -191,20 +204,18 @@ fn segment(words: &[AlignedWord], timed: &[usize], options: &CueOptions) -> Vec<
         let start_ms = words[timed[i]].start_ms.unwrap_or(0);
         let mut chars = 0usize;
         let mut inner_sentence_ends = 0i64;
+        let mut paragraphs_crossed = 0i64;
         for j in i..n {
             let w = &words[timed[j]];
             if j > i {
-                let prev = &words[timed[j - 1]];
-                let pause = w
-                    .start_ms
-                    .unwrap_or(0)
-                    .saturating_sub(prev.end_ms.unwrap_or(0));
-                if pause > options.max_pause_ms || w.starts_line {
+                if hard_break(&words[timed[j - 1]], w, options) {
                     break;
                 }
+                paragraphs_crossed += i64::from(w.starts_line);
             }
             chars += w.text.chars().count() + usize::from(j > i);
-            let too_long = w.end_ms.unwrap_or(0).saturating_sub(start_ms) > options.max_duration_ms;
+            let end_ms = w.end_ms.unwrap_or(0);
+            let too_long = end_ms.saturating_sub(start_ms) > options.max_duration_ms;
             if j > i && (chars > max_chars || too_long) {
                 break;
             }
@@ -217,28 +228,25 @@ fn segment(words: &[AlignedWord], timed: &[usize], options: &CueOptions) -> Vec<
                     break;
                 }
             }
-            let next = timed.get(j + 1).copied();
-            // A forced break (pause, paragraph) after j costs nothing.
-            let forced = next.is_none_or(|nx| {
-                let nw = &words[nx];
-                nw.starts_line
-                    || nw
-                        .start_ms
-                        .unwrap_or(0)
-                        .saturating_sub(w.end_ms.unwrap_or(0))
-                        > options.max_pause_ms
-            });
-            // A sentence that ends inside a cue is harder to read than one that ends it.
+            let next = timed.get(j + 1).map(|&k| &words[k]);
+            // Breaks at pauses, speaker changes and paragraph starts cost nothing.
+            let natural = next.is_none_or(|nw| nw.starts_line || hard_break(w, nw, options));
             let mut cost = 10
+                // A sentence that ends inside a cue reads worse than one that ends it;
+                // a cue across paragraphs only beats a cue too short to read.
                 + 15 * inner_sentence_ends
-                + if forced {
-                    0
-                } else {
-                    break_cost(words, timed[j], next)
-                };
-            // Very short cues flash by; prefer fuller ones unless forced.
-            if chars < 24 && !forced {
+                + 40 * paragraphs_crossed
+                + if natural { 0 } else { break_cost(words, timed[j], timed.get(j + 1).copied()) };
+            // Very short cues flash by; prefer fuller ones.
+            if chars < 24 && !natural {
                 cost += 10;
+            }
+            // A cue that cannot stay up for the minimum duration before the next begins.
+            let room_ms = next.map_or(u64::MAX, |nw| {
+                nw.start_ms.unwrap_or(0).saturating_sub(start_ms)
+            });
+            if room_ms < options.min_duration_ms + options.min_gap_ms {
+                cost += 60;
             }
             let total = best[i] + cost;
             if total < best[j + 1] {
@@ -280,6 +288,7 @@ pub fn build_cues(words: &[AlignedWord], options: &CueOptions) -> Vec<Cue> {
                 lines,
                 first_word: first,
                 last_word: last,
+                speaker: words[first].speaker.clone(),
             }
         })
         .collect();
@@ -305,6 +314,8 @@ pub fn build_cues(words: &[AlignedWord], options: &CueOptions) -> Vec<Cue> {
 /// Everything a caption file may need.
 pub struct CaptionDoc<'a> {
     pub report: &'a crate::Report,
+    /// Where the file will be written (for links back to the episode).
+    pub out_dir: &'a std::path::Path,
 }
 
 /// One output format.
@@ -331,6 +342,7 @@ pub fn format_by_name(name: &str) -> Option<Box<dyn Format>> {
         "vtt" => Some(Box::new(vtt::WebVtt)),
         "srt" => Some(Box::new(srt::Srt)),
         "json" => Some(Box::new(json::Json)),
+        "review" => Some(Box::new(review::ReviewPage)),
         _ => None,
     }
 }
@@ -351,6 +363,7 @@ mod tests {
             char_end: 0,
             line: 0,
             starts_line: false,
+            speaker: None,
         }
     }
 

@@ -48,6 +48,9 @@ pub struct TranscriptWord {
     pub hint: Hint,
     /// First word of its line (a new paragraph).
     pub starts_line: bool,
+    /// Who speaks it, when the transcript names speakers ("JOHN:" opening a
+    /// line names the speaker of that line and the lines after it).
+    pub speaker: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -128,6 +131,7 @@ const CLOSING: &[char] = &['.', '!', '?', ':', ';', '"', '”', '’', ')', ']',
 /// Splits text into words with offsets and hints.
 pub fn split_words(text: &str) -> Vec<TranscriptWord> {
     let mut words = Vec::new();
+    let mut speaker: Option<String> = None;
     let mut char_pos = 0usize;
     for (line_no, line) in text.split('\n').enumerate() {
         let chars: Vec<char> = line.chars().collect();
@@ -181,6 +185,13 @@ pub fn split_words(text: &str) -> Vec<TranscriptWord> {
         let trimmed: String = line.trim().to_string();
         let title_line = !trimmed.is_empty() && !trimmed.ends_with(CLOSING) && tokens.len() <= 12;
         let label_end = speaker_label_end(&chars, &tokens);
+        if let Some(n) = label_end {
+            let name: Vec<String> = tokens[..n]
+                .iter()
+                .map(|&(s, e)| chars[s..e].iter().collect())
+                .collect();
+            speaker = Some(name.join(" ").trim_end_matches(':').to_string());
+        }
         for (k, &(s, e)) in tokens.iter().enumerate() {
             let t: String = chars[s..e].iter().collect();
             if !t.chars().any(char::is_alphanumeric) {
@@ -202,6 +213,7 @@ pub fn split_words(text: &str) -> Vec<TranscriptWord> {
                 line: line_no,
                 hint,
                 starts_line: false,
+                speaker: speaker.clone(),
             });
         }
     }
@@ -224,16 +236,6 @@ fn speaker_label_end(chars: &[char], tokens: &[(usize, usize)]) -> Option<usize>
         }
     }
     None
-}
-
-/// The name in a speaker label, if the line of `word` starts with one.
-pub fn speaker_of_label(words: &[TranscriptWord]) -> Option<String> {
-    let label: Vec<&str> = words
-        .iter()
-        .take_while(|w| w.hint == Hint::SpeakerLabel)
-        .map(|w| w.text.trim_end_matches(':'))
-        .collect();
-    (!label.is_empty()).then(|| label.join(" "))
 }
 
 #[cfg(test)]
@@ -285,6 +287,12 @@ mod tests {
         assert_eq!(of("(not"), Hint::Text);
         assert_eq!(of("Basic"), Hint::TitleLine);
         assert_eq!(of("[sic]"), Hint::Cue);
+        let w = split_words("John Peterson: Hello there.\nMore from him.\nANNA: Hi.");
+        let speakers: Vec<_> = w.iter().map(|w| w.speaker.as_deref()).collect();
+        assert_eq!(
+            speakers,
+            [&[Some("John Peterson"); 7][..], &[Some("ANNA"); 2]].concat()
+        );
         assert_eq!(of("yes."), Hint::Text);
     }
 
