@@ -384,6 +384,139 @@ mod tests {
         assert!(break_lines(&long, 42, 2).is_none());
     }
 
+    /// Words of `text` spoken evenly from `t0_ms`, `ms_per_word` each.
+    fn spoken(text: &str, t0_ms: u64, ms_per_word: u64) -> Vec<AlignedWord> {
+        text.split(' ')
+            .enumerate()
+            .map(|(i, w)| {
+                word(
+                    w,
+                    t0_ms + i as u64 * ms_per_word,
+                    t0_ms + (i as u64 + 1) * ms_per_word - 40,
+                )
+            })
+            .collect()
+    }
+
+    fn texts(cues: &[Cue]) -> Vec<String> {
+        cues.iter().map(|c| c.lines.join(" | ")).collect()
+    }
+
+    #[test]
+    fn every_cue_keeps_the_limits() {
+        let text = "So this centennial anniversary is also a perfect opportunity to clarify questions like: \
+            Was the Soviet Union really communist? What is a workers' state? What is internationalism and why do \
+            we need it? And what are Stalinism, Leninism, Trotskyism, and Bolshevism? But first, I'd like to give a \
+            little history and background on the USSR, what it was and what it achieved and why it was hated.";
+        let words = spoken(text, 1000, 330);
+        let o = CueOptions::default();
+        let cues = build_cues(&words, &o);
+        for (k, c) in cues.iter().enumerate() {
+            assert!(
+                c.lines.len() <= 2 && c.lines.iter().all(|l| l.chars().count() <= 42),
+                "{:?}",
+                c.lines
+            );
+            assert!(
+                c.end_ms - c.start_ms <= o.max_duration_ms
+                    && c.end_ms - c.start_ms >= o.min_duration_ms,
+                "{c:?}"
+            );
+            if let Some(next) = cues.get(k + 1) {
+                assert!(
+                    next.start_ms >= c.end_ms + o.min_gap_ms,
+                    "gap before cue {}",
+                    k + 1
+                );
+            }
+            assert_eq!(
+                c.start_ms,
+                words[c.first_word].start_ms.unwrap(),
+                "a cue starts with its first word"
+            );
+        }
+        // Questions end cues: no cue holds the end of one and the start of the next mid-line.
+        for c in &cues {
+            for line in &c.lines {
+                let inner = line.trim_end_matches('?').contains("? ");
+                assert!(!inner, "a line runs across a question: {line:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn never_breaks_after_an_article_or_inside_a_name_or_number() {
+        let w: Vec<&str> = "The population grew to 289 million people by the year"
+            .split(' ')
+            .collect();
+        let lines = break_lines(&w, 42, 2).unwrap();
+        assert!(!lines[0].ends_with("289"), "{lines:?}");
+        let w: Vec<&str> = "It was bigger than the US and Canada combined, which are huge"
+            .split(' ')
+            .collect();
+        let lines = break_lines(&w, 42, 2).unwrap();
+        assert!(!lines[0].ends_with(" the"), "{lines:?}");
+        let w: Vec<&str> = "the last leader of the Soviet Union died, Mikhail Gorbachev and then"
+            .split(' ')
+            .collect();
+        let lines = break_lines(&w, 42, 2).unwrap();
+        assert!(
+            !lines[0].ends_with("Mikhail") && !lines[0].ends_with(" the"),
+            "{lines:?}"
+        );
+        let w: Vec<&str> = "spanning over 8.6 million square miles across eleven time zones"
+            .split(' ')
+            .collect();
+        let lines = break_lines(&w, 42, 2).unwrap();
+        assert!(!lines[0].ends_with("8.6"), "{lines:?}");
+    }
+
+    #[test]
+    fn breaks_before_conjunctions_and_prepositions() {
+        let w: Vec<&str> =
+            "He was the man who tried to save Stalinism from itself but ended up paving the way"
+                .split(' ')
+                .collect();
+        let lines = break_lines(&w, 42, 2).unwrap();
+        let next = lines[1].split(' ').next().unwrap();
+        assert!(BREAK_BEFORE.contains(&next), "{lines:?}");
+    }
+
+    #[test]
+    fn speaker_changes_and_long_pauses_start_new_cues() {
+        let mut words = spoken("Hello there.", 0, 300);
+        let mut reply = spoken("Hi, good to see you.", 700, 300);
+        for w in &mut words {
+            w.speaker = Some("ANNA".into());
+        }
+        for w in &mut reply {
+            w.speaker = Some("BO".into());
+        }
+        words.extend(reply);
+        words.extend(spoken("Much later now.", 5000, 300));
+        let cues = build_cues(&words, &CueOptions::default());
+        assert_eq!(
+            texts(&cues),
+            ["Hello there.", "Hi, good to see you.", "Much later now."]
+        );
+        assert_eq!(cues[0].speaker.as_deref(), Some("ANNA"));
+        assert_eq!(cues[1].speaker.as_deref(), Some("BO"));
+    }
+
+    #[test]
+    fn reading_speed_lingers_within_limits() {
+        // 40 characters said in 1 s: the cue stays up for 40/17 s if nothing follows soon.
+        let words = spoken("Extraordinary circumstances demand it.", 0, 250);
+        let cues = build_cues(&words, &CueOptions::default());
+        assert_eq!(cues.len(), 1);
+        let chars = cues[0].text().chars().count() as f64;
+        assert!(
+            (cues[0].end_ms - cues[0].start_ms) as f64 >= chars / 17.0 * 1000.0 - 1.0,
+            "{:?}",
+            cues[0]
+        );
+    }
+
     #[test]
     fn cues_break_at_pauses_and_sentences_and_keep_gaps() {
         let words = vec![
