@@ -261,8 +261,10 @@ pub fn align(
         let at_edge = prev.is_none() || next.is_none();
         let gap_ms = next_start - prev_end;
         let free_ms = gap_ms.saturating_sub(heard_ms);
+        // One or two words inside speech are kept as spoken even without room:
+        // the recognizer has most likely merged them into a neighbour.
         let not_said = all_title
-            || free_ms < MIN_MS_PER_CHAR * chars
+            || (free_ms < MIN_MS_PER_CHAR * chars && (run.len() >= 3 || at_edge))
             || (heard_between == 0
                 && (run.len() >= LONG_UNHEARD_RUN || (at_edge && run.len() >= 2)));
         if not_said {
