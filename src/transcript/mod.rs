@@ -1,5 +1,6 @@
-//! The published transcript: file bytes -> text -> words with character
-//! offsets, plus hints about what is probably not spoken.
+//! The published transcript: file bytes -> text (plain, or the main text of
+//! an HTML page or a Markdown file, see [`markup`]) -> words with character
+//! offsets into the file, plus hints about what is probably not spoken.
 //!
 //! Offsets are in Unicode scalar values (chars) of the decoded text. A word is
 //! a run of characters without white space or dashes (em/en dash) that
@@ -8,6 +9,7 @@
 //! ("(laughs)") is a cue; "Name:" at the start of a line is a speaker label;
 //! a short line without closing punctuation is a title or section header.
 
+pub mod markup;
 pub mod normalize;
 
 use std::path::{Path, PathBuf};
@@ -111,7 +113,23 @@ pub fn read(path: &Path) -> Result<Transcript, TranscriptError> {
         detail: e.to_string(),
     })?;
     let text = decode_text(path, &bytes)?;
-    let words = split_words(&text);
+    let extracted = match markup::detect(path, &text) {
+        markup::Markup::Plain => None,
+        markup::Markup::Html => Some(markup::from_html(&text)),
+        markup::Markup::Markdown => Some(markup::from_markdown(&text)),
+    };
+    let words = match &extracted {
+        None => split_words(&text),
+        Some(e) => {
+            // Words are found in the extracted text; offsets point into the file.
+            let mut words = split_words(&e.text);
+            for w in &mut words {
+                w.char_start = e.offsets[w.char_start];
+                w.char_end = e.offsets[w.char_end - 1] + 1;
+            }
+            words
+        }
+    };
     if words.is_empty() {
         return Err(TranscriptError::Empty { path: path.into() });
     }
@@ -317,5 +335,21 @@ mod tests {
             decode_text(p, b"\x00\x01\x02abc"),
             Err(TranscriptError::Binary { .. })
         ));
+    }
+
+    #[test]
+    fn html_words_keep_offsets_into_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("episode.html");
+        let src = "<html><body><nav>Menu</nav><article><h2>Intro</h2><p>It&rsquo;s a <em>good</em> day.</p></article></body></html>";
+        std::fs::write(&path, src).unwrap();
+        let t = read(&path).unwrap();
+        let texts: Vec<&str> = t.words.iter().map(|w| w.text.as_str()).collect();
+        assert_eq!(texts, ["Intro", "It’s", "a", "good", "day."]);
+        let chars: Vec<char> = src.chars().collect();
+        let span = |w: &TranscriptWord| chars[w.char_start..w.char_end].iter().collect::<String>();
+        assert_eq!(span(&t.words[4]), "day.");
+        assert_eq!(span(&t.words[1]), "It&rsquo;s");
+        assert_eq!(t.words[0].hint, Hint::TitleLine);
     }
 }

@@ -1,0 +1,396 @@
+//! Transcripts saved as a web page (HTML) or written in Markdown: the text a
+//! reader sees, with every character's offset in the original file, so words
+//! keep their offsets into the file as given.
+//!
+//! HTML: the main text only: inside `<main>` (or else `<article>`, or else
+//! the body), without scripts, styles, navigation, headers, footers, asides
+//! and forms; block elements end lines; entities are decoded. Markdown:
+//! headings, emphasis, links, images, list and quote markers and code fences
+//! are stripped to their text.
+
+/// Extracted text and, for each of its chars, the char offset in the source
+/// (plus one entry for the end).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extracted {
+    pub text: String,
+    pub offsets: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Markup {
+    Plain,
+    Html,
+    Markdown,
+}
+
+/// Guesses the markup from the file name, then from the content.
+pub fn detect(path: &std::path::Path, text: &str) -> Markup {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    match ext.as_str() {
+        "html" | "htm" | "xhtml" => return Markup::Html,
+        "md" | "markdown" => return Markup::Markdown,
+        _ => {}
+    }
+    let head: String = text
+        .trim_start()
+        .chars()
+        .take(64)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if head.starts_with("<!doctype html") || head.starts_with("<html") {
+        Markup::Html
+    } else {
+        Markup::Plain
+    }
+}
+
+struct Builder {
+    text: String,
+    offsets: Vec<usize>,
+}
+
+impl Builder {
+    fn push(&mut self, c: char, at: usize) {
+        self.text.push(c);
+        self.offsets.push(at);
+    }
+
+    /// A space, unless the text already ends in white space.
+    fn space(&mut self, at: usize) {
+        if !self.text.is_empty() && !self.text.ends_with(char::is_whitespace) {
+            self.push(' ', at);
+        }
+    }
+
+    fn newline(&mut self, at: usize) {
+        while self.text.ends_with(' ') {
+            self.text.pop();
+            self.offsets.pop();
+        }
+        if !self.text.is_empty() && !self.text.ends_with('\n') {
+            self.push('\n', at);
+        }
+    }
+
+    fn finish(mut self, end: usize) -> Extracted {
+        self.offsets.push(end);
+        Extracted {
+            text: self.text,
+            offsets: self.offsets,
+        }
+    }
+}
+
+const SKIPPED: &[&str] = &[
+    "script", "style", "nav", "header", "footer", "aside", "noscript", "template", "svg", "form",
+    "button", "iframe", "select", "head", "title",
+];
+const BLOCKS: &[&str] = &[
+    "p",
+    "div",
+    "br",
+    "li",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "section",
+    "article",
+    "blockquote",
+    "tr",
+    "dt",
+    "dd",
+    "ul",
+    "ol",
+    "table",
+    "main",
+    "figure",
+    "figcaption",
+    "pre",
+    "hr",
+    "body",
+];
+
+fn entity(name: &str) -> Option<char> {
+    Some(match name {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        "nbsp" => ' ',
+        "rsquo" => '’',
+        "lsquo" => '‘',
+        "rdquo" => '”',
+        "ldquo" => '“',
+        "mdash" => '—',
+        "ndash" => '–',
+        "hellip" => '…',
+        _ => {
+            let num = name.strip_prefix('#')?;
+            let code = match num.strip_prefix(['x', 'X']) {
+                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                None => num.parse().ok()?,
+            };
+            char::from_u32(code)?
+        }
+    })
+}
+
+/// Name of the tag starting at `chars[i] == '<'`, lower case, and whether it closes.
+fn tag_at(chars: &[char], i: usize) -> Option<(String, bool, usize)> {
+    let mut j = i + 1;
+    let closing = chars.get(j) == Some(&'/');
+    if closing {
+        j += 1;
+    }
+    let start = j;
+    while j < chars.len() && (chars[j].is_ascii_alphanumeric() || chars[j] == '-') {
+        j += 1;
+    }
+    if j == start {
+        return None;
+    }
+    let name: String = chars[start..j]
+        .iter()
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let end = (j..chars.len()).find(|&k| chars[k] == '>')?;
+    Some((name, closing, end))
+}
+
+pub fn from_html(src: &str) -> Extracted {
+    let chars: Vec<char> = src.chars().collect();
+    let lower = src.to_ascii_lowercase();
+    // The main text's container: <main>, else <article>, else everything.
+    let container = ["main", "article"]
+        .into_iter()
+        .find(|t| lower.contains(&format!("<{t}")));
+    let mut out = Builder {
+        text: String::new(),
+        offsets: Vec::new(),
+    };
+    let mut inside = container.is_none();
+    let mut skip: Option<(String, usize)> = None; // tag being skipped, nesting depth
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '<' {
+            if chars[i..].starts_with(&['<', '!', '-', '-']) {
+                let rest: String = chars[i..].iter().collect();
+                let end = rest
+                    .find("-->")
+                    .map_or(chars.len(), |e| i + rest[..e].chars().count() + 3);
+                i = end;
+                continue;
+            }
+            if let Some((name, closing, end)) = tag_at(&chars, i) {
+                let self_closing = chars[end - 1] == '/';
+                if let Some((skipped, depth)) = &mut skip {
+                    if *skipped == name {
+                        if closing {
+                            *depth -= 1;
+                        } else if !self_closing {
+                            *depth += 1;
+                        }
+                        if *depth == 0 {
+                            skip = None;
+                        }
+                    }
+                } else if Some(name.as_str()) == container {
+                    inside = !closing;
+                    out.newline(i);
+                } else if !closing && !self_closing && SKIPPED.contains(&name.as_str()) {
+                    skip = Some((name, 1));
+                } else if BLOCKS.contains(&name.as_str()) && inside {
+                    out.newline(i);
+                }
+                i = end + 1;
+                continue;
+            }
+        }
+        if skip.is_some() || !inside {
+            i += 1;
+            continue;
+        }
+        if c == '&' {
+            let semi = (i + 1..chars.len().min(i + 12)).find(|&k| chars[k] == ';');
+            if let Some(decoded) =
+                semi.and_then(|k| entity(&chars[i + 1..k].iter().collect::<String>()))
+            {
+                if decoded == ' ' {
+                    out.space(i);
+                } else {
+                    out.push(decoded, i);
+                }
+                i = semi.expect("found above") + 1;
+                continue;
+            }
+        }
+        if c.is_whitespace() {
+            out.space(i);
+        } else {
+            out.push(c, i);
+        }
+        i += 1;
+    }
+    out.finish(chars.len())
+}
+
+pub fn from_markdown(src: &str) -> Extracted {
+    let mut out = Builder {
+        text: String::new(),
+        offsets: Vec::new(),
+    };
+    let mut pos = 0usize; // char offset of the current line
+    let mut in_fence = false;
+    for line in src.split('\n') {
+        let chars: Vec<char> = line.chars().collect();
+        let line_start = pos;
+        pos += chars.len() + 1;
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            in_fence = !in_fence;
+            out.newline(line_start);
+            continue;
+        }
+        if in_fence {
+            continue;
+        }
+        // Block markers: heading hashes, quote marks, list bullets and numbers.
+        let mut i = chars.iter().take_while(|c| c.is_whitespace()).count();
+        loop {
+            let rest = &chars[i..];
+            let skip = if rest.first() == Some(&'>') {
+                1
+            } else if rest.first() == Some(&'#') {
+                rest.iter().take_while(|&&c| c == '#').count()
+            } else if matches!(rest, ['-' | '*' | '+', ' ', ..]) {
+                1
+            } else {
+                let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+                if digits > 0
+                    && matches!(rest.get(digits), Some('.') | Some(')'))
+                    && rest.get(digits + 1) == Some(&' ')
+                {
+                    digits + 1
+                } else {
+                    0
+                }
+            };
+            if skip == 0 {
+                break;
+            }
+            i += skip;
+            i += chars[i..].iter().take_while(|c| c.is_whitespace()).count();
+        }
+        while i < chars.len() {
+            let c = chars[i];
+            // ![alt](url): dropped; [text](url): text kept.
+            if c == '!' && chars.get(i + 1) == Some(&'[') {
+                if let Some(end) = link_end(&chars, i + 1) {
+                    i = end;
+                    continue;
+                }
+            }
+            if c == '[' {
+                if let Some(end) = link_end(&chars, i) {
+                    let close = (i..end).find(|&k| chars[k] == ']').expect("a link has a ]");
+                    for (k, &ch) in chars.iter().enumerate().take(close).skip(i + 1) {
+                        out.push(ch, line_start + k);
+                    }
+                    i = end;
+                    continue;
+                }
+            }
+            let emphasis = c == '*'
+                || c == '`'
+                || (c == '_' && {
+                    // `_` marks emphasis at a word edge, not inside snake_case.
+                    let before = i.checked_sub(1).map(|k| chars[k]);
+                    let after = chars.get(i + 1).copied();
+                    !(before.is_some_and(char::is_alphanumeric)
+                        && after.is_some_and(char::is_alphanumeric))
+                });
+            if !emphasis {
+                out.push(c, line_start + i);
+            }
+            i += 1;
+        }
+        out.newline(line_start + chars.len());
+    }
+    out.finish(src.chars().count())
+}
+
+/// `[text](url)` starting at `chars[i] == '['`: the index after `)`.
+fn link_end(chars: &[char], i: usize) -> Option<usize> {
+    let close = (i + 1..chars.len()).find(|&k| chars[k] == ']')?;
+    if chars.get(close + 1) != Some(&'(') {
+        return None;
+    }
+    let paren = (close + 2..chars.len()).find(|&k| chars[k] == ')')?;
+    Some(paren + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_offsets(src: &str, e: &Extracted) {
+        let s: Vec<char> = src.chars().collect();
+        assert_eq!(e.offsets.len(), e.text.chars().count() + 1);
+        for (k, c) in e.text.chars().enumerate() {
+            if !c.is_whitespace() && s[e.offsets[k]] != '&' {
+                assert_eq!(s[e.offsets[k]], c, "char {k} of {:?}", e.text);
+            }
+        }
+    }
+
+    #[test]
+    fn html_main_text_only() {
+        let src = "<!doctype html><html><head><title>T</title><style>p{}</style></head><body>\
+            <nav><a href=/>Home</a></nav><header>Site</header><main><h1>Episode 5</h1>\
+            <p>Hello&nbsp;there, it&rsquo;s   me &amp; you.</p><script>var x = '<p>no</p>';</script>\
+            <p>Second <b>paragraph</b>.<!-- hidden --></p></main><footer>Copyright</footer></body></html>";
+        let e = from_html(src);
+        assert_eq!(
+            e.text,
+            "Episode 5\nHello there, it’s me & you.\nSecond paragraph.\n"
+        );
+        check_offsets(src, &e);
+    }
+
+    #[test]
+    fn html_without_main_uses_the_body() {
+        let src = "<html><body><div>One two.</div><aside>Ad</aside><div>Three &#8212; four&#x2e;</div></body></html>";
+        assert_eq!(from_html(src).text, "One two.\nThree — four.\n");
+    }
+
+    #[test]
+    fn markdown_to_text() {
+        let src = "# Episode 5\n\n> **JOHN:** Hello [there](https://x.org), it's _me_.\n\n- one\n1. two ![img](a.png)\n```\ncode\n```\nsnake_case stays";
+        let e = from_markdown(src);
+        assert_eq!(
+            e.text,
+            "Episode 5\nJOHN: Hello there, it's me.\none\ntwo\nsnake_case stays\n"
+        );
+        check_offsets(src, &e);
+    }
+
+    #[test]
+    fn detection() {
+        use std::path::Path;
+        assert_eq!(detect(Path::new("a.md"), "x"), Markup::Markdown);
+        assert_eq!(
+            detect(Path::new("a.txt"), "  <!DOCTYPE html><p>"),
+            Markup::Html
+        );
+        assert_eq!(detect(Path::new("a.txt"), "Hello <b>"), Markup::Plain);
+    }
+}
