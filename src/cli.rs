@@ -11,14 +11,11 @@ use clap::{Args, Parser, Subcommand};
     about = "Captions for podcast episodes, aligned to the published transcript"
 )]
 pub struct Cli {
-    /// Folder of converted models (ggml-NAME.bin).
-    #[arg(
-        long,
-        global = true,
-        env = "PODCAP_MODELS_DIR",
-        default_value = "models"
-    )]
-    pub models_dir: PathBuf,
+    /// Folder of converted models (ggml-NAME.bin) [default: ./models if it
+    /// exists, else the models folder of the checkout the binary was built in,
+    /// else ~/.local/share/podcap/models].
+    #[arg(long, global = true, env = "PODCAP_MODELS_DIR")]
+    pub models_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -136,9 +136,13 @@ fn print_disagreements(report: &podcap::Report) {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let models_dir = cli
+        .models_dir
+        .clone()
+        .unwrap_or_else(podcap::model::default_models_dir);
     match cli.command {
         Command::Caption(args) => {
-            let options = args.to_options(&cli.models_dir)?;
+            let options = args.to_options(&models_dir)?;
             let progress = Terminal::new();
             let outcome = podcap::caption(&options, &progress)?;
             let s = &outcome.report.stats;
@@ -229,7 +233,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             let started = Instant::now();
-            let (path, info) = podcap::model::fetch(&cli.models_dir, &name, &mut Log)?;
+            let (path, info) = podcap::model::fetch(&models_dir, &name, &mut Log)?;
             println!(
                 "{name}: wrote {} ({:.1} MB, {} tensors, {} vocabulary entries) in {:.1} s",
                 path.display(),
@@ -247,7 +251,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "{:<8} {:<10} {:<11} description",
                 "name", "installed", "size"
             );
-            for m in podcap::model::list(&cli.models_dir) {
+            for m in podcap::model::list(&models_dir) {
                 let status = match m.installed_bytes {
                     Some(b) if b == m.expected_bytes => "yes",
                     Some(_) => "damaged",
@@ -263,7 +267,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             println!(
                 "fetch one with: podcap model fetch NAME   (models folder: {})",
-                cli.models_dir.display()
+                models_dir.display()
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -231,3 +231,94 @@ fn jobs_do_not_change_the_output() {
         "VTT differs between --jobs 1 and --jobs 2"
     );
 }
+
+/// Silence, music and noise are not speech: no words, no captions.
+#[test]
+fn silence_music_and_noise_give_no_words() {
+    tiny_model();
+    let dir = tempfile::tempdir().unwrap();
+    let d = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    tool(
+        "sox",
+        &[
+            "-n",
+            "-r",
+            "16000",
+            "-c",
+            "1",
+            &d("silence.wav"),
+            "trim",
+            "0",
+            "20",
+        ],
+    );
+    tool(
+        "sox",
+        &[
+            "-n",
+            "-r",
+            "44100",
+            "-c",
+            "2",
+            &d("music.wav"),
+            "synth",
+            "20",
+            "sine",
+            "220",
+            "sine",
+            "277",
+            "sine",
+            "330",
+            "remix",
+            "-",
+            "tremolo",
+            "3",
+            "40",
+            "vol",
+            "0.3",
+        ],
+    );
+    tool(
+        "sox",
+        &[
+            "-n",
+            "-r",
+            "16000",
+            "-c",
+            "1",
+            &d("noise.wav"),
+            "synth",
+            "20",
+            "pinknoise",
+            "vol",
+            "0.3",
+        ],
+    );
+    for name in ["silence", "music", "noise"] {
+        let o = podcap(&[
+            "caption",
+            &d(&format!("{name}.wav")),
+            "--out",
+            &d("out"),
+            "--formats",
+            "json,vtt",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let json: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(dir.path().join(format!("out/{name}.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            json["recognized"].as_array().unwrap().len(),
+            0,
+            "{name}: {}",
+            json["recognized"]
+        );
+        assert_eq!(json["cues"].as_array().unwrap().len(), 0, "{name}");
+        let vtt = std::fs::read_to_string(dir.path().join(format!("out/{name}.vtt"))).unwrap();
+        assert!(
+            vtt.starts_with("WEBVTT") && !vtt.contains("-->"),
+            "{name}: {vtt}"
+        );
+    }
+}

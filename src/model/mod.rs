@@ -102,6 +102,24 @@ pub const CATALOG: &[CatalogEntry] = &[
 
 pub const DEFAULT_MODEL: &str = "tiny.en";
 
+/// Where models live when no folder is given: `./models` if it exists, else
+/// the `models/` folder of the checkout this binary was built from (so
+/// `target/release/podcap` works from anywhere), else the user's data folder.
+pub fn default_models_dir() -> PathBuf {
+    let here = PathBuf::from("models");
+    if here.is_dir() {
+        return here;
+    }
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    if checkout.is_dir() {
+        return checkout;
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    home.join(".local/share/podcap/models")
+}
+
 pub fn catalog_entry(name: &str) -> Option<&'static CatalogEntry> {
     CATALOG.iter().find(|e| e.name == name)
 }

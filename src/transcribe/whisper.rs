@@ -106,6 +106,47 @@ fn dtw_preset(info: &ModelInfo) -> Option<whisper_rs::DtwModelPreset> {
     })
 }
 
+/// Faster than anyone speaks: a segment whose words the aligner squeezed into
+/// a fraction of the time they need was made up by the decoder (typically over
+/// music, where Whisper invents a sentence and DTW finds no audio for it).
+const MAX_SEGMENT_CHARS_PER_S: f64 = 40.0;
+
+fn is_hallucination(words: &[RecognizedWord]) -> bool {
+    let (Some(first), Some(last)) = (words.first(), words.last()) else {
+        return false;
+    };
+    let chars: usize = words.iter().map(|w| w.text.chars().count() + 1).sum();
+    let span_s = (last.end_ms.saturating_sub(first.start_ms)).max(1) as f64 / 1000.0;
+    words.len() >= 3 && chars as f64 / span_s > MAX_SEGMENT_CHARS_PER_S
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(n: usize, start_ms: u64, step_ms: u64) -> Vec<RecognizedWord> {
+        (0..n as u64)
+            .map(|i| RecognizedWord {
+                text: "word".into(),
+                start_ms: start_ms + i * step_ms,
+                end_ms: start_ms + (i + 1) * step_ms,
+                probability: 0.9,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn squeezed_segments_are_hallucinations() {
+        // 9 words in 450 ms (what Whisper invents over music) against ordinary speech.
+        assert!(is_hallucination(&words(9, 19_510, 50)));
+        assert!(!is_hallucination(&words(9, 1000, 300)));
+        assert!(
+            !is_hallucination(&words(2, 0, 10)),
+            "too few words to judge"
+        );
+    }
+}
+
 struct WordBuilder {
     bytes: Vec<u8>,
     start_cs: i64,
@@ -117,7 +158,8 @@ struct WordBuilder {
 impl WordBuilder {
     fn finish(self) -> Option<RecognizedWord> {
         let text = String::from_utf8_lossy(&self.bytes).trim().to_string();
-        if text.is_empty() {
+        // Symbols alone ("♪", "...") are the model describing sound, not speech.
+        if !text.chars().any(char::is_alphanumeric) {
             return None;
         }
         Some(RecognizedWord {
@@ -166,6 +208,7 @@ impl Transcriber for WhisperEngine {
 
         let eot = self.ctx.token_eot();
         let mut words = Vec::new();
+        let mut segment_words = Vec::new();
         let mut current: Option<WordBuilder> = None;
         // With DTW, a token's t_dtw marks about where it ends: a word starts where
         // the token before it ended, but not long before its own first token ends
@@ -185,7 +228,7 @@ impl Transcriber for WhisperEngine {
                 let starts_word = bytes.first() == Some(&b' ');
                 if starts_word || current.is_none() {
                     if let Some(w) = current.take().and_then(WordBuilder::finish) {
-                        words.push(w);
+                        segment_words.push(w);
                     }
                     let start_cs = if dtw {
                         prev_end_cs.max(data.t_dtw - MAX_FIRST_TOKEN_CS)
@@ -209,8 +252,12 @@ impl Transcriber for WhisperEngine {
             }
             // A segment ends a word.
             if let Some(w) = current.take().and_then(WordBuilder::finish) {
-                words.push(w);
+                segment_words.push(w);
             }
+            if !is_hallucination(&segment_words) {
+                words.append(&mut segment_words);
+            }
+            segment_words.clear();
         }
         Ok(words)
     }
