@@ -105,18 +105,6 @@ fn check_lines_up(rate_hz: u32, formats: &[&str]) {
         let (signal, info) = audio::load_16k_mono(&f).unwrap_or_else(|e| panic!("{ext}: {e}"));
         assert_lines_up(&reference, &signal, &format!("{ext} at {rate_hz} Hz"));
         assert_eq!(info.skipped_packets, 0, "{ext}");
-        let lag = best_lag(&reference, &signal, 1600);
-        assert!(
-            lag.abs() <= 16,
-            "{ext} at {rate_hz} Hz is shifted by {lag} samples ({} ms)",
-            lag as f64 / 16.0
-        );
-        let diff = signal.len() as i64 - reference.len() as i64;
-        assert!(
-            diff.abs() <= 160,
-            "{ext} at {rate_hz} Hz lasts {} ms longer than the master",
-            diff as f64 / 16.0
-        );
     }
 }
 

@@ -7,27 +7,28 @@ const SAMPLE_RATE_HZ: f64 = 16_000.0;
 pub const N_FFT: usize = 400;
 pub const N_FREQ_BINS: usize = N_FFT / 2 + 1;
 
+// Slaney's scale: linear below 1 kHz (200/3 Hz per mel), logarithmic above.
+const HZ_PER_MEL: f64 = 200.0 / 3.0;
+const LOG_START_HZ: f64 = 1000.0;
+const LOG_START_MEL: f64 = LOG_START_HZ / HZ_PER_MEL;
+
+fn log_step() -> f64 {
+    6.4f64.ln() / 27.0
+}
+
 fn hz_to_mel(freq_hz: f64) -> f64 {
-    let f_sp = 200.0 / 3.0;
-    let min_log_hz = 1000.0;
-    let min_log_mel = min_log_hz / f_sp;
-    let log_step = 6.4f64.ln() / 27.0;
-    if freq_hz >= min_log_hz {
-        min_log_mel + (freq_hz / min_log_hz).ln() / log_step
+    if freq_hz >= LOG_START_HZ {
+        LOG_START_MEL + (freq_hz / LOG_START_HZ).ln() / log_step()
     } else {
-        freq_hz / f_sp
+        freq_hz / HZ_PER_MEL
     }
 }
 
 fn mel_to_hz(mel: f64) -> f64 {
-    let f_sp = 200.0 / 3.0;
-    let min_log_hz = 1000.0;
-    let min_log_mel = min_log_hz / f_sp;
-    let log_step = 6.4f64.ln() / 27.0;
-    if mel >= min_log_mel {
-        min_log_hz * (log_step * (mel - min_log_mel)).exp()
+    if mel >= LOG_START_MEL {
+        LOG_START_HZ * (log_step() * (mel - LOG_START_MEL)).exp()
     } else {
-        f_sp * mel
+        HZ_PER_MEL * mel
     }
 }
 
