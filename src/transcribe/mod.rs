@@ -129,3 +129,53 @@ pub fn transcribe_stream<T: Send>(
         results.into_iter().map(|(_, c, w)| (c, w)).unzip();
     Ok((chunk::stitch(&chunks, words), fed))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scripted engine: a word wherever the audio turns loud, timed there.
+    struct Onsets;
+
+    impl Transcriber for Onsets {
+        fn transcribe(&self, samples_16k: &[f32]) -> Result<Vec<RecognizedWord>, TranscribeError> {
+            Ok((0..samples_16k.len())
+                .filter(|&i| samples_16k[i] > 0.5 && (i == 0 || samples_16k[i - 1] <= 0.5))
+                .map(|i| RecognizedWord {
+                    text: "word".into(),
+                    start_ms: i as u64 * 1000 / 16_000,
+                    end_ms: i as u64 * 1000 / 16_000 + 500,
+                    probability: 1.0,
+                })
+                .collect())
+        }
+    }
+
+    #[test]
+    fn streamed_chunks_come_back_in_order_on_the_episode_timeline() {
+        // 10 minutes: a loud second every 7 s, silence between.
+        let samples: Vec<f32> = (0..16_000 * 600)
+            .map(|i| if (i / 16_000) % 7 == 0 { 0.9 } else { 0.0 })
+            .collect();
+        for jobs in [1, 2, 4] {
+            let options = RunOptions {
+                jobs,
+                chunk_target_s: 60.0,
+            };
+            let (words, ()) = transcribe_stream(
+                &Onsets,
+                options,
+                |push| {
+                    for block in samples.chunks(4096) {
+                        push(block);
+                    }
+                },
+                &|_| {},
+            )
+            .unwrap();
+            let starts: Vec<u64> = words.iter().map(|w| w.start_ms).collect();
+            let want: Vec<u64> = (0..600).filter(|s| s % 7 == 0).map(|s| s * 1000).collect();
+            assert_eq!(starts, want, "jobs {jobs}");
+        }
+    }
+}
