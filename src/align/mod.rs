@@ -99,27 +99,31 @@ pub struct Alignment {
     pub substitutions: Vec<Substitution>,
 }
 
-/// One side's comparison tokens, each pointing back at its word.
+/// One side's comparison tokens, each pointing back at the words it stands
+/// for (more than one when number words become one number: "nineteen seventeen").
 struct Tokens {
     text: Vec<String>,
-    word: Vec<usize>,
+    /// First and last word of each token.
+    words: Vec<(usize, usize)>,
 }
 
 fn tokenize<'a>(words: impl Iterator<Item = (usize, &'a str)>, drop_fillers: bool) -> Tokens {
-    let mut t = Tokens {
-        text: Vec::new(),
-        word: Vec::new(),
-    };
+    let mut raw = Vec::new();
+    let mut raw_word = Vec::new();
     for (i, w) in words {
         for tok in normalize::tokens(w) {
             if drop_fillers && normalize::FILLERS.contains(&tok.as_str()) {
                 continue;
             }
-            t.text.push(tok);
-            t.word.push(i);
+            raw.push(tok);
+            raw_word.push(i);
         }
     }
-    t
+    let (text, words) = normalize::spoken_numbers(&raw)
+        .into_iter()
+        .map(|(t, r)| (t, (raw_word[r.start], raw_word[r.end - 1])))
+        .unzip();
+    Tokens { text, words }
 }
 
 /// Transcript words in a run no recognized word answers are unspoken when
@@ -160,8 +164,12 @@ pub fn align(
     let mut rec_used = vec![false; recognized.len()];
     for &(ti, rj) in &pairs {
         let same = dp::similar(&t.text[ti], &r.text[rj]);
-        paired[t.word[ti]].push((r.word[rj], same));
-        rec_used[r.word[rj]] = true;
+        let (t0, t1) = t.words[ti];
+        let (r0, r1) = r.words[rj];
+        for word in t0..=t1 {
+            paired[word].extend((r0..=r1).map(|rec| (rec, same)));
+        }
+        rec_used[r0..=r1].iter_mut().for_each(|u| *u = true);
     }
 
     let mut words: Vec<AlignedWord> = transcript
@@ -187,6 +195,7 @@ pub fn align(
             }
             let recs: Vec<&RecognizedWord> = {
                 let mut idx: Vec<usize> = p.iter().map(|x| x.0).collect();
+                idx.sort_unstable();
                 idx.dedup();
                 idx.into_iter().map(|j| &recognized[j]).collect()
             };
@@ -565,6 +574,24 @@ mod tests {
         assert_eq!(a.substitutions[0].transcript, "fox");
         assert_eq!(a.substitutions[0].audio, "cat");
         assert!(a.words.iter().all(|w| w.status != WordStatus::Unspoken));
+    }
+
+    #[test]
+    fn numbers_match_however_they_are_written() {
+        let t = split_words("In 1917, eleven time zones and 8.6 million square miles.");
+        let r = speak(
+            "in nineteen seventeen 11 time zones and eight point six million square miles",
+            0,
+        );
+        let a = align(&t, &r, 8000);
+        assert!(
+            a.words.iter().all(|w| w.status == WordStatus::Matched),
+            "{:?}",
+            a.words
+        );
+        assert_eq!(a.words[1].start_ms, Some(500), "1917 starts with nineteen");
+        assert_eq!(a.words[1].end_ms, Some(1300), "and ends with seventeen");
+        assert!(a.substitutions.is_empty() && a.unscripted.is_empty());
     }
 
     #[test]
