@@ -24,6 +24,9 @@ pub struct Cli {
 pub enum Command {
     /// Caption an episode: NAME.vtt, NAME.srt and NAME.json in --out.
     Caption(CaptionArgs),
+    /// Align again from an earlier run's JSON (no model run), e.g. after
+    /// editing the transcript.
+    Align(AlignArgs),
     /// Decode an episode to 16 kHz mono WAV: what podcap hears.
     Audio(AudioArgs),
     /// Manage Whisper models.
@@ -71,6 +74,27 @@ pub struct CaptionArgs {
     #[arg(long, default_value_t = 42)]
     pub max_line_chars: usize,
     /// Target reading speed, characters per second (17 or 20 are common).
+    #[arg(long, default_value_t = 17.0)]
+    pub max_cps: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct AlignArgs {
+    /// The JSON report of an earlier `podcap caption` run (its recognized words are reused).
+    pub report: PathBuf,
+    /// The transcript to align (plain text, Markdown or HTML).
+    #[arg(long, short)]
+    pub transcript: PathBuf,
+    /// Output folder.
+    #[arg(long, short, default_value = ".")]
+    pub out: PathBuf,
+    /// Output formats, comma separated: vtt, srt, json, review.
+    #[arg(long, default_value = "vtt,srt,json", value_delimiter = ',')]
+    pub formats: Vec<String>,
+    /// Maximum characters per caption line.
+    #[arg(long, default_value_t = 42)]
+    pub max_line_chars: usize,
+    /// Target reading speed, characters per second.
     #[arg(long, default_value_t = 17.0)]
     pub max_cps: f64,
 }

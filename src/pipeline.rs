@@ -31,7 +31,7 @@ pub struct CaptionOptions {
     pub cues: CueOptions,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct EpisodeInfo {
     pub path: String,
     #[serde(flatten)]
@@ -40,7 +40,7 @@ pub struct EpisodeInfo {
 
 /// The model and the decoding settings that shape the result. How the work
 /// was spread (jobs, threads) is left out: it does not change the output.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ModelReport {
     pub name: String,
     pub path: String,
@@ -161,16 +161,43 @@ pub fn analyze(options: &CaptionOptions, progress: &dyn Progress) -> Result<Repo
     let transcribe_ms = t.elapsed().as_millis() as u64;
     let duration_s = samples as f64 / audio::SAMPLE_RATE_HZ as f64;
     progress.stage("aligning");
+    let mut report = build_report(
+        EpisodeInfo {
+            path: options.episode.display().to_string(),
+            audio: audio_info,
+        },
+        ModelReport {
+            name: options.model_name.clone(),
+            path: options.model_path.display().to_string(),
+            beam_size: options.engine.beam_size,
+            language: options.engine.language.clone(),
+        },
+        transcript.as_ref(),
+        recognized,
+        (duration_s * 1000.0) as u64,
+        &options.cues,
+    );
+    report.timings.transcribe_ms = transcribe_ms;
+    report.timings.realtime_factor = transcribe_ms as f64 / 1000.0 / duration_s.max(1e-9);
+    Ok(report)
+}
 
-    let duration_ms = (duration_s * 1000.0) as u64;
+/// Aligns recognized words to the transcript (if any) and builds the cues.
+fn build_report(
+    episode: EpisodeInfo,
+    model: ModelReport,
+    transcript: Option<&transcript::Transcript>,
+    recognized: Vec<RecognizedWord>,
+    duration_ms: u64,
+    cue_options: &CueOptions,
+) -> Report {
     let t = Instant::now();
-    let alignment: Alignment = match &transcript {
+    let alignment: Alignment = match transcript {
         Some(tr) => align::align(&tr.words, &recognized, duration_ms),
         None => align::from_recognized(&recognized),
     };
     let align_ms = t.elapsed().as_millis() as u64;
-    let cues = captions::build_cues(&alignment.words, &options.cues);
-
+    let cues = captions::build_cues(&alignment.words, cue_options);
     let counts = align::status_counts(&alignment.words);
     let count = |s| counts.get(&s).copied().unwrap_or(0);
     let stats = Stats {
@@ -187,25 +214,12 @@ pub fn analyze(options: &CaptionOptions, progress: &dyn Progress) -> Result<Repo
         cues: cues.len(),
         audio_duration_ms: duration_ms,
     };
-    let timings = Timings {
-        transcribe_ms,
-        align_ms,
-        realtime_factor: transcribe_ms as f64 / 1000.0 / duration_s.max(1e-9),
-    };
-    Ok(Report {
+    Report {
         schema_version: SCHEMA_VERSION,
         podcap_version: env!("CARGO_PKG_VERSION").to_string(),
-        episode: EpisodeInfo {
-            path: options.episode.display().to_string(),
-            audio: audio_info,
-        },
-        model: ModelReport {
-            name: options.model_name.clone(),
-            path: options.model_path.display().to_string(),
-            beam_size: options.engine.beam_size,
-            language: options.engine.language.clone(),
-        },
-        transcript: transcript.as_ref().map(|t| TranscriptReport {
+        episode,
+        model,
+        transcript: transcript.map(|t| TranscriptReport {
             path: t.path.display().to_string(),
         }),
         words: alignment.words,
@@ -215,14 +229,63 @@ pub fn analyze(options: &CaptionOptions, progress: &dyn Progress) -> Result<Repo
         substitutions: alignment.substitutions,
         recognized,
         stats,
-        timings,
-    })
+        timings: Timings {
+            align_ms,
+            ..Default::default()
+        },
+    }
 }
 
-/// The main job: analyze, then write every requested format into `out_dir`.
-pub fn caption(options: &CaptionOptions, progress: &dyn Progress) -> Result<CaptionOutcome, Error> {
-    let formats = options
-        .formats
+/// What `podcap align` reads back from an earlier JSON report.
+#[derive(serde::Deserialize)]
+struct SavedRecognition {
+    episode: EpisodeInfo,
+    model: ModelReport,
+    recognized: Vec<RecognizedWord>,
+    stats: SavedStats,
+}
+
+#[derive(serde::Deserialize)]
+struct SavedStats {
+    audio_duration_ms: u64,
+}
+
+/// Aligns again from the recognized words an earlier run saved in its JSON,
+/// against a (new or edited) transcript, without running the model; writes
+/// the outputs like [`caption`].
+pub fn realign(
+    report_json: &Path,
+    transcript_path: &Path,
+    out_dir: &Path,
+    formats: &[String],
+    cue_options: &CueOptions,
+) -> Result<CaptionOutcome, Error> {
+    let formats = parse_formats(formats)?;
+    let bad = |detail: String| {
+        Error::Usage(format!(
+            "'{}' is not a podcap JSON report: {detail}; run podcap caption first",
+            report_json.display()
+        ))
+    };
+    let bytes = std::fs::read(report_json).map_err(|e| bad(e.to_string()))?;
+    let saved: SavedRecognition = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+    let transcript = transcript::read(transcript_path)?;
+    check_output_dir(out_dir)?;
+    let report = build_report(
+        saved.episode,
+        saved.model,
+        Some(&transcript),
+        saved.recognized,
+        saved.stats.audio_duration_ms,
+        cue_options,
+    );
+    let stem = output_stem(Path::new(&report.episode.path));
+    let written = write_outputs(&report, out_dir, &stem, &formats)?;
+    Ok(CaptionOutcome { report, written })
+}
+
+fn parse_formats(names: &[String]) -> Result<Vec<Box<dyn captions::Format>>, Error> {
+    names
         .iter()
         .map(|f| {
             captions::format_by_name(f).ok_or_else(|| {
@@ -231,19 +294,22 @@ pub fn caption(options: &CaptionOptions, progress: &dyn Progress) -> Result<Capt
                 ))
             })
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    check_output_dir(&options.out_dir)?;
-    let report = analyze(options, progress)?;
-    let doc = CaptionDoc {
-        report: &report,
-        out_dir: &options.out_dir,
-    };
-    let stem = output_stem(&options.episode);
+        .collect()
+}
+
+/// Renders every format first, then writes each atomically.
+fn write_outputs(
+    report: &Report,
+    out_dir: &Path,
+    stem: &str,
+    formats: &[Box<dyn captions::Format>],
+) -> Result<Vec<PathBuf>, Error> {
+    let doc = CaptionDoc { report, out_dir };
     let rendered: Vec<(PathBuf, Vec<u8>)> = formats
         .iter()
         .map(|f| {
             (
-                options.out_dir.join(format!("{stem}.{}", f.extension())),
+                out_dir.join(format!("{stem}.{}", f.extension())),
                 f.render(&doc),
             )
         })
@@ -258,6 +324,20 @@ pub fn caption(options: &CaptionOptions, progress: &dyn Progress) -> Result<Capt
         })?;
         written.push(path);
     }
+    Ok(written)
+}
+
+/// The main job: analyze, then write every requested format into `out_dir`.
+pub fn caption(options: &CaptionOptions, progress: &dyn Progress) -> Result<CaptionOutcome, Error> {
+    let formats = parse_formats(&options.formats)?;
+    check_output_dir(&options.out_dir)?;
+    let report = analyze(options, progress)?;
+    let written = write_outputs(
+        &report,
+        &options.out_dir,
+        &output_stem(&options.episode),
+        &formats,
+    )?;
     progress.finish();
     Ok(CaptionOutcome { report, written })
 }

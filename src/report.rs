@@ -173,6 +173,32 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Align(args) => {
+            let cues = podcap::captions::CueOptions {
+                max_chars_per_line: args.max_line_chars,
+                max_chars_per_s: args.max_cps,
+                ..Default::default()
+            };
+            let outcome = podcap::pipeline::realign(
+                &args.report,
+                &args.transcript,
+                &args.out,
+                &args.formats,
+                &cues,
+            )?;
+            println!(
+                "{}: aligned {} recognized words in {} ms, {} cues",
+                args.transcript.display(),
+                outcome.report.stats.recognized_words,
+                outcome.report.timings.align_ms,
+                outcome.report.stats.cues
+            );
+            print_disagreements(&outcome.report);
+            for p in &outcome.written {
+                println!("wrote {}", p.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Audio(args) => {
             let raw = args.output.as_os_str() == "-";
             let info = if raw {

@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use serde_json::Value;
 
@@ -79,26 +78,6 @@ t.track.mode = 'hidden';
     )
     .unwrap();
     page
-}
-
-/// One captioned run of the sample with every output, shared by the tests here.
-fn sample_outputs() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        tiny_model();
-        let dir = tempfile::tempdir().unwrap().keep();
-        let o = podcap(&[
-            "caption",
-            "samples/sample.mp3",
-            "--transcript",
-            "samples/sample.txt",
-            "--review",
-            "--out",
-            dir.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", stderr(&o));
-        dir
-    })
 }
 
 #[test]

@@ -322,3 +322,63 @@ fn silence_music_and_noise_give_no_words() {
         );
     }
 }
+
+/// `podcap align` reuses a run's recognized words: the same transcript gives
+/// the same captions, and an edited transcript is aligned without the model.
+#[test]
+fn align_again_from_the_json() {
+    let first = sample_outputs();
+    let out = tempfile::tempdir().unwrap();
+    let json = first.join("sample.json");
+    let o = podcap(&[
+        "align",
+        json.to_str().unwrap(),
+        "--transcript",
+        "samples/sample.txt",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in ["sample.vtt", "sample.srt", "sample.json"] {
+        assert!(
+            std::fs::read(first.join(f)).unwrap() == std::fs::read(out.path().join(f)).unwrap(),
+            "{f} differs"
+        );
+    }
+    // An edited transcript: a sentence the audio does not have is reported as such.
+    let edited = out.path().join("edited.txt");
+    let text = std::fs::read_to_string("samples/sample.txt")
+        .unwrap()
+        .replacen(
+            "From the Black Book",
+            "This sentence was added to the transcript after the recording was made. From the Black Book",
+            1,
+        );
+    std::fs::write(&edited, text).unwrap();
+    let o = podcap(&[
+        "align",
+        json.to_str().unwrap(),
+        "--transcript",
+        edited.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+        "--formats",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("sample.json")).unwrap()).unwrap();
+    let unspoken: Vec<&str> = report["unspoken"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["reason"] == "not_heard")
+        .map(|u| u["text"].as_str().unwrap())
+        .collect();
+    assert!(
+        unspoken
+            .iter()
+            .any(|t| t.contains("added to the transcript after the recording")),
+        "{unspoken:?}"
+    );
+}

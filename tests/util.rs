@@ -52,3 +52,24 @@ pub fn tool(program: &str, args: &[&str]) {
         .unwrap_or_else(|e| panic!("{program}: {e}; run scripts/setup"));
     assert!(status.success(), "{program} {args:?} failed");
 }
+
+/// One captioned run of the sample with every output (VTT, SRT, JSON, review
+/// page), shared by the tests that only read outputs.
+pub fn sample_outputs() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        tiny_model();
+        let dir = tempfile::tempdir().unwrap().keep();
+        let o = podcap(&[
+            "caption",
+            "samples/sample.mp3",
+            "--transcript",
+            "samples/sample.txt",
+            "--review",
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        dir
+    })
+}
