@@ -128,9 +128,12 @@ fn tokenize<'a>(words: impl Iterator<Item = (usize, &'a str)>, drop_fillers: boo
 
 /// Transcript words in a run no recognized word answers are unspoken when
 /// there is too little time between their neighbours to have said them.
-const MIN_MS_PER_CHAR: u64 = 35;
+const MIN_MS_PER_CHAR: u64 = 50;
 /// Interpolated words are spread at most this slowly.
 const MAX_MS_PER_CHAR: u64 = 80;
+/// This many paired tokens in a row with nothing in common are other speech
+/// over text the audio does not have (an ad-lib where a sentence was cut).
+const LONG_MISMATCH_RUN: usize = 5;
 /// A run of this many unheard words with nothing heard opposite was not said.
 const LONG_UNHEARD_RUN: usize = 6;
 
@@ -242,11 +245,17 @@ pub fn align(
             i += 1;
             continue;
         }
+        // A run reaches over cues and labels inside it ("in [capitalist] property").
         let start = i;
-        while i < words.len() && !timed(&words[i]) && unspoken_reason[i].is_none() {
+        let mut run = Vec::new();
+        while i < words.len() && !timed(&words[i]) {
+            match unspoken_reason[i] {
+                None => run.push(i),
+                Some(UnspokenReason::Cue | UnspokenReason::SpeakerLabel) => {}
+                Some(_) => break,
+            }
             i += 1;
         }
-        let run = start..i;
         let prev = words[..start].iter().rposition(timed);
         let next = words[i..].iter().position(timed).map(|k| k + i);
         let prev_end = prev.and_then(|k| words[k].end_ms).unwrap_or(0);
@@ -254,22 +263,36 @@ pub fn align(
             .and_then(|k| words[k].start_ms)
             .unwrap_or(duration_ms)
             .max(prev_end);
-        // Time in the gap not taken by speech the transcript does not have.
-        let (heard_between, heard_ms) = recognized
+        // The longest stretch of the gap free of speech the transcript does not
+        // have: unheard words would have been said in one piece there.
+        let heard: Vec<&RecognizedWord> = recognized
             .iter()
             .enumerate()
             .filter(|(j, rw)| !rec_used[*j] && rw.start_ms >= prev_end && rw.end_ms <= next_start)
-            .fold((0usize, 0u64), |(n, ms), (_, rw)| {
-                (n + 1, ms + (rw.end_ms - rw.start_ms))
-            });
+            .map(|(_, rw)| rw)
+            .collect();
+        let heard_between = heard.len();
+        // (start, length) of the longest free stretch.
+        let mut free = (prev_end, 0u64);
+        let mut cursor_ms = prev_end;
+        for end in heard
+            .iter()
+            .map(|rw| (rw.start_ms, rw.end_ms))
+            .chain(std::iter::once((next_start, next_start)))
+        {
+            let len = end.0.saturating_sub(cursor_ms);
+            if len > free.1 {
+                free = (cursor_ms, len);
+            }
+            cursor_ms = cursor_ms.max(end.1);
+        }
+        let free_ms = free.1;
         let chars: u64 = run
-            .clone()
-            .map(|k| words[k].text.chars().count() as u64)
+            .iter()
+            .map(|&k| words[k].text.chars().count() as u64)
             .sum();
-        let all_title = run.clone().all(|k| transcript[k].hint == Hint::TitleLine);
+        let all_title = run.iter().all(|&k| transcript[k].hint == Hint::TitleLine);
         let at_edge = prev.is_none() || next.is_none();
-        let gap_ms = next_start - prev_end;
-        let free_ms = gap_ms.saturating_sub(heard_ms);
         // One or two words inside speech are kept as spoken even without room:
         // the recognizer has most likely merged them into a neighbour.
         let not_said = all_title
@@ -277,7 +300,7 @@ pub fn align(
             || (heard_between == 0
                 && (run.len() >= LONG_UNHEARD_RUN || (at_edge && run.len() >= 2)));
         if not_said {
-            for k in run {
+            for &k in &run {
                 unspoken_reason[k] = Some(if at_edge {
                     UnspokenReason::PageText
                 } else if all_title {
@@ -288,15 +311,16 @@ pub fn align(
             }
             continue;
         }
-        // Spoken but not recognized: spread over the gap at a plausible pace.
-        let span_ms = gap_ms.min(MAX_MS_PER_CHAR * chars.max(1));
+        // Spoken but not recognized: spread over the free stretch at a plausible pace.
+        let (free_start, free_len) = free;
+        let span_ms = free_len.min(MAX_MS_PER_CHAR * chars.max(1));
         let t0 = match (prev, next) {
-            (None, _) => next_start - span_ms,
-            (_, None) => prev_end,
-            _ => prev_end + (gap_ms - span_ms) / 2,
+            (None, _) => free_start + free_len - span_ms,
+            (_, None) => free_start,
+            _ => free_start + (free_len - span_ms) / 2,
         };
         let mut cursor = 0u64;
-        for k in run {
+        for &k in &run {
             let c = words[k].text.chars().count() as u64;
             let a = t0 + span_ms * cursor / chars.max(1);
             cursor += c;
@@ -352,7 +376,8 @@ fn drop_lopsided_substitutions(
             (pairs[k].0, pairs[k].1)
         };
         let (nt, nr) = (t_hi - t_lo, r_hi - r_lo);
-        if nt.max(nr) > 2 * nt.min(nr) + 2 {
+        // A long stretch with nothing in common is other speech, not mishearing.
+        if nt.max(nr) > 2 * nt.min(nr) + 2 || k - first >= LONG_MISMATCH_RUN {
             keep[first..k].iter_mut().for_each(|x| *x = false);
         }
     }
