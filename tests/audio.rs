@@ -26,11 +26,12 @@ fn master_with_channels(dir: &Path, rate_hz: u32, channels: u32) -> PathBuf {
     tool(
         "sox",
         &[
+            "-R", // no random dither: the same fixture every run
             speech.to_str().unwrap(),
             "-r",
             &rate_hz.to_string(),
             "-c",
-            "2",
+            &channels.to_string(),
             "-b",
             "16",
             out.to_str().unwrap(),
@@ -119,6 +120,86 @@ fn formats_line_up_at_48000_and_22050() {
     check_lines_up(22_050, &["ogg", "wav", "mp3"]);
 }
 
+/// VBR MP3 with a large ID3v2 cover image, 32-bit integer WAV, 8 kHz mono
+/// MP3 and 96 kHz six-channel float WAV.
+#[test]
+fn variants_line_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let ffmpeg = |args: &[&str]| {
+        let mut all = vec!["-loglevel", "error", "-y"];
+        all.extend_from_slice(args);
+        tool("ffmpeg", &all);
+    };
+
+    let m = master(dir.path(), 44_100);
+    let m_s = m.to_str().unwrap();
+    let (reference, _) = audio::load_16k_mono(&m).unwrap();
+    let cover = d("cover.png");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "nullsrc=s=1200x1200,geq=random(1)*255:128:128",
+        "-frames:v",
+        "1",
+        &cover,
+    ]);
+    assert!(
+        std::fs::metadata(&cover).unwrap().len() > 1_000_000,
+        "the cover is large"
+    );
+    let vbr = d("vbr-cover.mp3");
+    ffmpeg(&[
+        "-i",
+        m_s,
+        "-i",
+        &cover,
+        "-map",
+        "0",
+        "-map",
+        "1",
+        "-c:a",
+        "libmp3lame",
+        "-q:a",
+        "4",
+        "-c:v",
+        "copy",
+        "-id3v2_version",
+        "3",
+        &vbr,
+    ]);
+    let (signal, info) = audio::load_16k_mono(Path::new(&vbr)).unwrap();
+    assert_eq!(info.container, "MP3");
+    assert_lines_up(&reference, &signal, "VBR MP3 with cover art");
+    let int32 = d("int32.wav");
+    ffmpeg(&["-i", m_s, "-c:a", "pcm_s32le", &int32]);
+    assert_lines_up(
+        &reference,
+        &audio::load_16k_mono(Path::new(&int32)).unwrap().0,
+        "32-bit WAV",
+    );
+
+    let mono8k = master_with_channels(dir.path(), 8_000, 1);
+    let (reference, info) = audio::load_16k_mono(&mono8k).unwrap();
+    assert_eq!((info.source_rate_hz, info.channels), (8_000, 1));
+    let mp3 = encode(&mono8k, "mp3");
+    assert_lines_up(
+        &reference,
+        &audio::load_16k_mono(&mp3).unwrap().0,
+        "8 kHz mono MP3",
+    );
+
+    let six = master_with_channels(dir.path(), 96_000, 6);
+    let (reference, info) = audio::load_16k_mono(&six).unwrap();
+    assert_eq!((info.source_rate_hz, info.channels), (96_000, 6));
+    let float = d("float.wav");
+    ffmpeg(&["-i", six.to_str().unwrap(), "-c:a", "pcm_f32le", &float]);
+    let (signal, info) = audio::load_16k_mono(Path::new(&float)).unwrap();
+    assert_eq!(info.channels, 6);
+    assert_lines_up(&reference, &signal, "96 kHz 6-channel float WAV");
+}
+
 #[test]
 fn truncated_file_gives_the_audio_up_to_the_damage() {
     let dir = tempfile::tempdir().unwrap();
@@ -151,7 +232,7 @@ fn corrupt_frames_are_counted_and_kept_as_silence() {
     let mp3 = encode(&master(dir.path(), 44_100), "mp3");
     let mut bytes = std::fs::read(&mp3).unwrap();
     // Scramble the frame payloads in the middle, sparing the frame headers
-    // (sync word 0xFFE and the 3 bytes after it), as a bad copy would.
+    // (sync word 0xFFE and the 3 bytes after it).
     let mid = bytes.len() / 2;
     let mut x: u32 = 5;
     let mut spare = 0;
@@ -164,7 +245,9 @@ fn corrupt_frames_are_counted_and_kept_as_silence() {
             continue;
         }
         x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-        bytes[i] = (x >> 24) as u8;
+        // Never 0xFF: a forged sync word is another kind of damage (a bogus
+        // frame header), not a corrupt frame.
+        bytes[i] = ((x >> 24) as u8).min(0xFE);
     }
     let bad = dir.path().join("bad.mp3");
     std::fs::write(&bad, &bytes).unwrap();
