@@ -114,6 +114,11 @@ pub enum ModelCommand {
     Fetch {
         #[arg(default_value = podcap::model::DEFAULT_MODEL)]
         name: String,
+        /// Weight type of the matrices: f16 as published, or quantized like
+        /// whisper.cpp's `quantize` (q8_0, q5_1). Quantized models are named
+        /// NAME-TYPE ("tiny.en-q8_0") for --model.
+        #[arg(long, default_value = "f16", value_parser = ["f16", "q8_0", "q5_1"])]
+        quantize: String,
     },
     /// Show installed and fetchable models.
     List,

@@ -250,7 +250,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Model {
-            command: ModelCommand::Fetch { name },
+            command: ModelCommand::Fetch { name, quantize },
         } => {
             struct Log;
             impl podcap::model::FetchObserver for Log {
@@ -259,9 +259,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             let started = Instant::now();
-            let (path, info) = podcap::model::fetch(&models_dir, &name, &mut Log)?;
+            let weights = podcap::model::GgmlType::parse_weights(&quantize)
+                .expect("clap accepts known weight types only");
+            let (path, info) = podcap::model::fetch(&models_dir, &name, weights, &mut Log)?;
             println!(
-                "{name}: wrote {} ({:.1} MB, {} tensors, {} vocabulary entries) in {:.1} s",
+                "{}: wrote {} ({:.1} MB, {} tensors, {} vocabulary entries) in {:.1} s",
+                podcap::model::variant_name(&name, weights),
                 path.display(),
                 info.size_bytes as f64 / 1e6,
                 info.tensor_count,

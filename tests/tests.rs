@@ -7,4 +7,5 @@ mod audio;
 mod browser;
 mod cli_errors;
 mod e2e;
+mod engine;
 mod model;

@@ -108,17 +108,22 @@ fn rows(
 struct Emitter<'o> {
     out: &'o mut dyn Write,
     written: usize,
+    /// The type of the weight matrices (f16, or quantized).
+    weights: GgmlType,
 }
 
 impl Emitter<'_> {
     fn put(&mut self, name: &str, shape: &[usize], values: &[f32]) -> Result<(), ModelError> {
-        // whisper.cpp keeps vectors, conv biases and positional embeddings in f32.
+        // whisper.cpp keeps vectors, conv biases and positional embeddings in
+        // f32, convolution kernels in f16, and the other matrices in the file's type.
         let keep_f32 = shape.len() < 2
             || name.ends_with("conv1.bias")
             || name.ends_with("conv2.bias")
             || name.ends_with("positional_embedding");
         let ty = if keep_f32 {
             GgmlType::F32
+        } else if shape.len() == 2 {
+            self.weights
         } else {
             GgmlType::F16
         };
@@ -279,22 +284,30 @@ pub fn hparams(model: &Ct2Model) -> Result<Hparams, ModelError> {
         n_text_head: scalar(model, "decoder/num_heads")?,
         n_text_layer: count_layers(model, "decoder") as i32,
         n_mels: conv1.shape[1] as i32,
-        ftype: 1,
+        ftype: GgmlType::F16.file_type(),
     })
 }
 
-/// Writes the whole ggml file for `model` with `vocabulary_txt`; returns its dimensions.
+/// Writes the whole ggml file for `model` with `vocabulary_txt`, its weight
+/// matrices as `weights` (f16, or quantized like whisper.cpp's `quantize`);
+/// returns its dimensions.
 pub fn write_ggml(
     model: &Ct2Model,
     vocabulary_txt: &str,
+    weights: GgmlType,
     out: &mut dyn Write,
 ) -> Result<Hparams, ModelError> {
-    let hp = hparams(model)?;
+    let mut hp = hparams(model)?;
+    hp.ftype = weights.file_type();
     let vocab = decode_vocabulary(vocabulary_txt)?;
     let filters = mel::filterbank(hp.n_mels as usize);
     ggml::write_header(out, &hp, &filters, mel::N_FREQ_BINS, &vocab).map_err(ModelError::Io)?;
 
-    let mut e = Emitter { out, written: 0 };
+    let mut e = Emitter {
+        out,
+        written: 0,
+        weights,
+    };
     let d_audio = hp.n_audio_state as usize;
     let d_text = hp.n_text_state as usize;
     e.copy(

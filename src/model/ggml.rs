@@ -94,6 +94,44 @@ impl GgmlType {
         .find(|t| t.id() == id)
     }
 
+    /// The weight types `podcap model fetch --quantize` writes, by their ggml names.
+    pub fn parse_weights(name: &str) -> Option<Self> {
+        match name {
+            "f16" => Some(Self::F16),
+            "q8_0" => Some(Self::Q8_0),
+            "q5_1" => Some(Self::Q5_1),
+            _ => None,
+        }
+    }
+
+    /// The ggml name ("q8_0").
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::F32 => "f32",
+            Self::F16 => "f16",
+            Self::Q4_0 => "q4_0",
+            Self::Q4_1 => "q4_1",
+            Self::Q5_0 => "q5_0",
+            Self::Q5_1 => "q5_1",
+            Self::Q8_0 => "q8_0",
+        }
+    }
+
+    /// The header's `ftype` for a file whose matrices are of this type
+    /// (ggml_ftype, plus the quantization format version 2 x 1000 for quantized files).
+    pub fn file_type(self) -> i32 {
+        const QNT_VERSION: i32 = 2 * 1000;
+        match self {
+            Self::F32 => 0,
+            Self::F16 => 1,
+            Self::Q4_0 => 2 + QNT_VERSION,
+            Self::Q4_1 => 3 + QNT_VERSION,
+            Self::Q8_0 => 7 + QNT_VERSION,
+            Self::Q5_0 => 8 + QNT_VERSION,
+            Self::Q5_1 => 9 + QNT_VERSION,
+        }
+    }
+
     /// (elements per block, bytes per block)
     fn block(self) -> (u64, u64) {
         match self {
@@ -161,14 +199,65 @@ pub fn write_tensor(
         GgmlType::F16 => values
             .iter()
             .for_each(|v| buf.extend_from_slice(&half::f16::from_f32(*v).to_le_bytes())),
+        GgmlType::Q8_0 | GgmlType::Q5_1 => {
+            let row = shape.last().copied().unwrap_or(0);
+            if row % QK != 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{name}: rows of {row} values do not split into blocks of {QK}"),
+                ));
+            }
+            for block in values.chunks_exact(QK) {
+                let block: &[f32; QK] = block.try_into().expect("a whole block");
+                if ty == GgmlType::Q8_0 {
+                    quantize_q8_0(block, &mut buf);
+                } else {
+                    quantize_q5_1(block, &mut buf);
+                }
+            }
+        }
         _ => {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                "the converter writes f32 and f16 tensors only",
+                format!("the converter does not write {} tensors", ty.name()),
             ))
         }
     };
     out.write_all(&buf)
+}
+
+/// Values per quantization block.
+const QK: usize = 32;
+
+/// ggml's `block_q8_0`: an f16 scale, then 32 signed bytes (ggml's reference quantizer).
+fn quantize_q8_0(block: &[f32; QK], out: &mut Vec<u8>) {
+    let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let d = amax / 127.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    out.extend_from_slice(&half::f16::from_f32(d).to_le_bytes());
+    out.extend(block.iter().map(|v| (v * id).round() as i8 as u8));
+}
+
+/// ggml's `block_q5_1`: f16 scale and minimum, the 32 fifth bits, then 32 low nibbles
+/// (value j in the low nibble of byte j, value 16 + j in its high nibble).
+fn quantize_q5_1(block: &[f32; QK], out: &mut Vec<u8>) {
+    let min = block.iter().copied().fold(f32::INFINITY, f32::min);
+    let max = block.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let d = (max - min) / 31.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let q = |v: f32| ((v - min) * id + 0.5) as u8;
+    let mut qh: u32 = 0;
+    let mut qs = [0u8; QK / 2];
+    for j in 0..QK / 2 {
+        let (lo, hi) = (q(block[j]), q(block[j + QK / 2]));
+        qs[j] = (lo & 0x0f) | ((hi & 0x0f) << 4);
+        qh |= u32::from((lo & 0x10) >> 4) << j;
+        qh |= u32::from((hi & 0x10) >> 4) << (j + QK / 2);
+    }
+    out.extend_from_slice(&half::f16::from_f32(d).to_le_bytes());
+    out.extend_from_slice(&half::f16::from_f32(min).to_le_bytes());
+    out.extend_from_slice(&qh.to_le_bytes());
+    out.extend_from_slice(&qs);
 }
 
 /// What [`inspect`] found in a valid model file.
@@ -375,4 +464,79 @@ pub fn inspect(path: &Path) -> Result<ModelInfo, ModelError> {
         size_bytes,
         tensors,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f16_at(b: &[u8], at: usize) -> f32 {
+        half::f16::from_le_bytes([b[at], b[at + 1]]).to_f32()
+    }
+
+    /// ggml's dequantizers, written out from its block layouts.
+    fn dequantize(ty: GgmlType, bytes: &[u8]) -> Vec<f32> {
+        let (_, block_bytes) = ty.block();
+        let mut out = Vec::new();
+        for b in bytes.chunks_exact(block_bytes as usize) {
+            match ty {
+                GgmlType::Q8_0 => {
+                    let d = f16_at(b, 0);
+                    out.extend(b[2..].iter().map(|&q| q as i8 as f32 * d));
+                }
+                GgmlType::Q5_1 => {
+                    let (d, m) = (f16_at(b, 0), f16_at(b, 2));
+                    let qh = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+                    let qs = &b[8..];
+                    let mut block = [0f32; QK];
+                    for j in 0..QK / 2 {
+                        let lo = (qs[j] & 0x0f) | ((((qh >> j) & 1) as u8) << 4);
+                        let hi = (qs[j] >> 4) | ((((qh >> (j + 16)) & 1) as u8) << 4);
+                        block[j] = lo as f32 * d + m;
+                        block[j + QK / 2] = hi as f32 * d + m;
+                    }
+                    out.extend(block);
+                }
+                _ => unreachable!(),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn quantized_tensors_round_trip_within_one_step() {
+        // Two rows of 64 values with a wide range, and an all-zero block.
+        let mut values: Vec<f32> = (0..128)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
+            .collect();
+        values[64..96].fill(0.0);
+        for (ty, steps) in [(GgmlType::Q8_0, 127.0), (GgmlType::Q5_1, 31.0)] {
+            let mut file = Vec::new();
+            write_tensor(&mut file, "w", &[2, 64], &values, ty).unwrap();
+            let header = 4 * 3 + 4 * 2 + 1;
+            let data = &file[header..];
+            assert_eq!(data.len() as u64, 4 * ty.block().1, "{ty:?}: 4 blocks");
+            let back = dequantize(ty, data);
+            for (block, got) in values.chunks(QK).zip(back.chunks(QK)) {
+                let range = block.iter().fold(0f32, |m, v| m.max(v.abs())) * 2.0;
+                for (v, g) in block.iter().zip(got) {
+                    assert!(
+                        (v - g).abs() <= range / steps,
+                        "{ty:?}: {v} came back as {g}"
+                    );
+                }
+            }
+            assert!(
+                back[64..96].iter().all(|&v| v == 0.0),
+                "{ty:?}: zeros stay zero"
+            );
+        }
+    }
+
+    #[test]
+    fn rows_that_do_not_fill_blocks_are_refused() {
+        let err =
+            write_tensor(&mut Vec::new(), "w", &[2, 48], &[0.0; 96], GgmlType::Q8_0).unwrap_err();
+        assert!(err.to_string().contains("blocks of 32"), "{err}");
+    }
 }

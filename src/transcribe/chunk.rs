@@ -1,19 +1,28 @@
 //! Chunk planning and stitching on the 16 kHz timeline.
 //!
-//! Cuts fall at the quietest 20 ms frame within ±`SEARCH_S` of each target, so
-//! they land in pauses, not inside words. The plan depends on the samples only
-//! (never on the number of workers), so any `--jobs` gives the same output.
+//! Cuts fall at the quietest 20 ms frame within ±`search_s` of each target,
+//! so they land in pauses, not inside words. Speech without a pause still gets
+//! cut, so every chunk also carries `OVERLAP_S` of audio on each side: a word
+//! cut in two is heard whole by both neighbours, and [`stitch`] keeps one copy.
+//! The plan depends on the samples only (never on the number of workers), so
+//! any `--jobs` gives the same output.
 
 use super::RecognizedWord;
 
 pub const DEFAULT_TARGET_S: f64 = 60.0;
-const SEARCH_S: f64 = 8.0;
+pub const DEFAULT_SEARCH_S: f64 = 8.0;
+/// Audio each chunk gets beyond its cuts: longer than any word.
+const OVERLAP_S: f64 = 2.0;
 const FRAME_SAMPLES: usize = 320; // 20 ms at 16 kHz
 
+/// One chunk: the part of the timeline it answers for (`start_sample` to
+/// `end_sample`, cut to cut), and the first sample of the audio it is given,
+/// which starts up to `OVERLAP_S` earlier and ends as much later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Chunk {
     pub start_sample: usize,
     pub end_sample: usize,
+    pub audio_start_sample: usize,
 }
 
 fn frame_energy(samples: &[f32], frame: usize) -> f32 {
@@ -47,35 +56,46 @@ fn cut_point(samples: &[f32], target: usize, search: usize) -> usize {
 pub struct Chunker {
     target: usize,
     search: usize,
+    overlap: usize,
+    /// The last `overlap` samples before `buffer`.
+    before: Vec<f32>,
     buffer: Vec<f32>,
     /// Stream position of `buffer[0]`.
     start_sample: usize,
 }
 
 impl Chunker {
-    pub fn new(target_s: f64) -> Self {
+    /// Chunks of about `target_s`, cut at the quietest point within `search_s` of it.
+    pub fn new(target_s: f64, search_s: f64) -> Self {
         Self {
             target: (target_s * 16_000.0) as usize,
-            search: (SEARCH_S * 16_000.0) as usize,
+            search: (search_s * 16_000.0) as usize,
+            overlap: (OVERLAP_S * 16_000.0) as usize,
+            before: Vec::new(),
             buffer: Vec::new(),
             start_sample: 0,
         }
     }
 
     /// Enough buffered to cut: more than 1.5 targets left (the last chunk may be
-    /// up to 1.5 targets rather than leave a scrap) and the whole search window.
+    /// up to 1.5 targets rather than leave a scrap), the whole search window and the overlap.
     fn ready(&self) -> bool {
-        self.buffer.len() > (self.target + self.target / 2).max(self.target + self.search)
+        self.buffer.len()
+            > (self.target + self.target / 2).max(self.target + self.search) + self.overlap
     }
 
     fn cut(&mut self, emit: &mut dyn FnMut(Chunk, Vec<f32>)) {
         let cut = cut_point(&self.buffer, self.target, self.search);
-        let rest = self.buffer.split_off(cut);
-        let samples = std::mem::replace(&mut self.buffer, rest);
+        let mut samples = Vec::with_capacity(self.before.len() + cut + self.overlap);
+        samples.extend_from_slice(&self.before);
+        samples.extend_from_slice(&self.buffer[..(cut + self.overlap).min(self.buffer.len())]);
         let chunk = Chunk {
             start_sample: self.start_sample,
             end_sample: self.start_sample + cut,
+            audio_start_sample: self.start_sample - self.before.len(),
         };
+        self.before = self.buffer[cut.saturating_sub(self.overlap)..cut].to_vec();
+        self.buffer.drain(..cut);
         self.start_sample += cut;
         emit(chunk, samples);
     }
@@ -92,14 +112,14 @@ impl Chunker {
             self.cut(emit);
         }
         if !self.buffer.is_empty() {
-            let end = self.start_sample + self.buffer.len();
-            emit(
-                Chunk {
-                    start_sample: self.start_sample,
-                    end_sample: end,
-                },
-                std::mem::take(&mut self.buffer),
-            );
+            let chunk = Chunk {
+                start_sample: self.start_sample,
+                end_sample: self.start_sample + self.buffer.len(),
+                audio_start_sample: self.start_sample - self.before.len(),
+            };
+            let mut samples = std::mem::take(&mut self.before);
+            samples.append(&mut self.buffer);
+            emit(chunk, samples);
         }
     }
 }
@@ -107,29 +127,99 @@ impl Chunker {
 /// Splits `samples` into chunks of about `target_s` seconds.
 pub fn plan(samples: &[f32], target_s: f64) -> Vec<Chunk> {
     let mut chunks = Vec::new();
-    let mut chunker = Chunker::new(target_s);
+    let mut chunker = Chunker::new(target_s, DEFAULT_SEARCH_S);
     chunker.push(samples, &mut |c, _| chunks.push(c));
     chunker.finish(&mut |c, _| chunks.push(c));
     chunks
 }
 
+fn ms(sample: usize) -> u64 {
+    sample as u64 * 1000 / 16_000
+}
+
+fn mid_ms(w: &RecognizedWord) -> u64 {
+    (w.start_ms + w.end_ms) / 2
+}
+
+/// Time two words share, in ms.
+fn shared_ms(a: &RecognizedWord, b: &RecognizedWord) -> u64 {
+    a.end_ms
+        .min(b.end_ms)
+        .saturating_sub(a.start_ms.max(b.start_ms))
+}
+
+/// The same stretch of speech: the words share at least half the shorter one's time.
+fn same_speech(a: &RecognizedWord, b: &RecognizedWord) -> bool {
+    let shorter = (a.end_ms - a.start_ms).min(b.end_ms - b.start_ms).max(1);
+    shared_ms(a, b) * 2 >= shorter
+}
+
 /// Moves each chunk's words onto the episode timeline and joins them in order.
-/// A word may not start before the previous one (a recognizer's timestamps near
-/// a chunk edge can overshoot); such times are clamped.
+///
+/// A chunk keeps the words whose middle lies between its cuts. Near a cut
+/// inside speech the two neighbours may disagree about which side a word is
+/// on, so each also offers the words it heard in its overlap: one is taken
+/// where no kept word covers that time (a word neither side kept), and a kept
+/// word that repeats the speech of the word before it (both sides kept it) is
+/// dropped. A word may not start before the previous one; such times are clamped.
 pub fn stitch(chunks: &[Chunk], per_chunk: Vec<Vec<RecognizedWord>>) -> Vec<RecognizedWord> {
     let mut all: Vec<RecognizedWord> = Vec::new();
-    for (chunk, words) in chunks.iter().zip(per_chunk) {
-        let offset_ms = chunk.start_sample as u64 * 1000 / 16_000;
-        let end_ms = chunk.end_sample as u64 * 1000 / 16_000;
+    // The previous chunk's words past its end cut.
+    let mut spare_after: Vec<RecognizedWord> = Vec::new();
+    for (k, (chunk, words)) in chunks.iter().zip(per_chunk).enumerate() {
+        let offset_ms = ms(chunk.audio_start_sample);
+        let from_ms = if k == 0 { 0 } else { ms(chunk.start_sample) };
+        let to_ms = if k + 1 == chunks.len() {
+            u64::MAX
+        } else {
+            ms(chunk.end_sample)
+        };
+        let mut kept = Vec::new();
+        let mut spare_before = Vec::new();
+        let mut next_spare_after = Vec::new();
         for mut w in words {
-            w.start_ms = (w.start_ms + offset_ms).min(end_ms);
-            w.end_ms = (w.end_ms + offset_ms).min(end_ms).max(w.start_ms);
+            w.start_ms += offset_ms;
+            w.end_ms = (w.end_ms + offset_ms).max(w.start_ms);
+            let mid = mid_ms(&w);
+            if mid < from_ms {
+                spare_before.push(w);
+            } else if mid >= to_ms {
+                next_spare_after.push(w);
+            } else {
+                kept.push(w);
+            }
+        }
+        // The seam with the previous chunk: words neither side kept, then doubles.
+        let mut offered: Vec<RecognizedWord> = spare_after.drain(..).chain(spare_before).collect();
+        offered.sort_by_key(|w| w.start_ms);
+        for w in offered {
+            let clear_of =
+                |other: &RecognizedWord| shared_ms(other, &w) * 5 <= w.end_ms - w.start_ms;
+            let after_prev = all
+                .last()
+                .is_none_or(|p| clear_of(p) && mid_ms(&w) > mid_ms(p));
+            let before_next = kept
+                .first()
+                .is_none_or(|n| clear_of(n) && mid_ms(&w) < mid_ms(n));
+            if after_prev && before_next {
+                all.push(w);
+            }
+        }
+        let mut kept = kept.into_iter().peekable();
+        while let (Some(prev), Some(w)) = (all.last(), kept.peek()) {
+            if !same_speech(prev, w) {
+                break;
+            }
+            kept.next();
+        }
+        for mut w in kept {
             if let Some(prev) = all.last() {
                 w.start_ms = w.start_ms.max(prev.start_ms);
                 w.end_ms = w.end_ms.max(w.start_ms);
             }
             all.push(w);
         }
+        spare_after = next_spare_after;
     }
     all
 }
@@ -182,18 +272,20 @@ mod tests {
         for block in [1usize, 777, 16_000, 1 << 20] {
             let mut streamed = Vec::new();
             let mut joined = Vec::new();
-            let mut c = Chunker::new(60.0);
+            let mut c = Chunker::new(60.0, DEFAULT_SEARCH_S);
+            // Each chunk's audio is the signal from its audio start, with the
+            // overlap on both sides; the parts between cuts join up to the signal.
+            let mut take = |ch: Chunk, samples: Vec<f32>| {
+                let audio_end = (ch.end_sample + OVERLAP_S as usize * 16_000).min(s.len());
+                assert_eq!(samples, s[ch.audio_start_sample..audio_end]);
+                assert!(ch.start_sample - ch.audio_start_sample <= OVERLAP_S as usize * 16_000);
+                joined.extend_from_slice(&s[ch.start_sample..ch.end_sample]);
+                streamed.push(ch);
+            };
             for b in s.chunks(block) {
-                c.push(b, &mut |ch, samples| {
-                    assert_eq!(samples.len(), ch.end_sample - ch.start_sample);
-                    joined.extend(samples);
-                    streamed.push(ch);
-                });
+                c.push(b, &mut take);
             }
-            c.finish(&mut |ch, samples| {
-                joined.extend(samples);
-                streamed.push(ch)
-            });
+            c.finish(&mut take);
             assert_eq!(streamed, whole, "block size {block}");
             assert!(joined == s);
         }
@@ -206,43 +298,79 @@ mod tests {
             plan(&s, 120.0),
             vec![Chunk {
                 start_sample: 0,
-                end_sample: s.len()
+                end_sample: s.len(),
+                audio_start_sample: 0,
             }]
         );
     }
 
     #[test]
-    fn stitch_offsets_and_orders() {
+    fn stitch_keeps_one_copy_of_each_word_at_a_cut_inside_speech() {
         let w = |t: &str, a, b| RecognizedWord {
             text: t.into(),
             start_ms: a,
             end_ms: b,
             probability: 0.9,
         };
+        // Cut at 2 s; the second chunk's audio starts 1 s before the cut.
         let chunks = [
             Chunk {
                 start_sample: 0,
                 end_sample: 32_000,
+                audio_start_sample: 0,
             },
             Chunk {
                 start_sample: 32_000,
                 end_sample: 64_000,
+                audio_start_sample: 16_000,
             },
         ];
-        let out = stitch(
+        let texts = |out: Vec<RecognizedWord>| -> Vec<(String, u64, u64)> {
+            out.into_iter()
+                .map(|w| (w.text, w.start_ms, w.end_ms))
+                .collect()
+        };
+        // "b" straddles the cut: each chunk puts its middle on the other side.
+        let lost = stitch(
             &chunks,
             vec![
-                vec![w("a", 100, 500), w("b", 1500, 2500)],
-                vec![w("c", 0, 300)],
+                vec![w("a", 100, 500), w("b", 1800, 2300)],
+                vec![w("b", 700, 1250), w("c", 1500, 1900)],
             ],
         );
-        let times: Vec<_> = out
-            .iter()
-            .map(|w| (w.text.as_str(), w.start_ms, w.end_ms))
-            .collect();
         assert_eq!(
-            times,
-            vec![("a", 100, 500), ("b", 1500, 2000), ("c", 2000, 2300)]
+            texts(lost),
+            vec![
+                ("a".into(), 100, 500),
+                ("b".into(), 1700, 2250),
+                ("c".into(), 2500, 2900)
+            ]
         );
+        // Both chunks keep "x": one copy stays.
+        let doubled = stitch(
+            &chunks,
+            vec![
+                vec![w("a", 100, 500), w("x", 1800, 2150)],
+                vec![w("x", 900, 1200), w("c", 1500, 1900)],
+            ],
+        );
+        assert_eq!(
+            texts(doubled),
+            vec![
+                ("a".into(), 100, 500),
+                ("x".into(), 1800, 2150),
+                ("c".into(), 2500, 2900)
+            ]
+        );
+        // A made-up fragment where the second chunk's audio starts mid-word
+        // lies over words the first chunk kept: dropped.
+        let fragment = stitch(
+            &chunks,
+            vec![
+                vec![w("a", 100, 500), w("b", 1200, 1900)],
+                vec![w("uh", 0, 300), w("c", 1500, 1900)],
+            ],
+        );
+        assert_eq!(texts(fragment).len(), 3);
     }
 }

@@ -8,6 +8,7 @@
 //! [`whisper::WhisperEngine`].
 
 pub mod chunk;
+pub mod onset;
 pub mod whisper;
 
 /// One recognized word on the episode timeline.
@@ -42,8 +43,9 @@ pub trait Transcriber: Sync {
 pub struct RunOptions {
     /// Chunks processed at once. Default: one per core.
     pub jobs: usize,
-    /// Target chunk length; cuts move to the quietest point within a few seconds.
+    /// Target chunk length; cuts move to the quietest point within `cut_search_s` of it.
     pub chunk_target_s: f64,
+    pub cut_search_s: f64,
 }
 
 impl Default for RunOptions {
@@ -51,6 +53,7 @@ impl Default for RunOptions {
         Self {
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
             chunk_target_s: chunk::DEFAULT_TARGET_S,
+            cut_search_s: chunk::DEFAULT_SEARCH_S,
         }
     }
 }
@@ -74,7 +77,7 @@ pub fn transcribe_stream<T: Send>(
     let failure: Mutex<Option<TranscribeError>> = Mutex::new(None);
     let fed = std::thread::scope(|scope| {
         let producer = scope.spawn(|| {
-            let mut chunker = chunk::Chunker::new(options.chunk_target_s);
+            let mut chunker = chunk::Chunker::new(options.chunk_target_s, options.cut_search_s);
             let mut index = 0usize;
             let mut emit = |c: chunk::Chunk, samples: Vec<f32>| {
                 // A send fails only when every worker has stopped on an error.
@@ -161,6 +164,7 @@ mod tests {
             let options = RunOptions {
                 jobs,
                 chunk_target_s: 60.0,
+                ..Default::default()
             };
             let (words, ()) = transcribe_stream(
                 &Onsets,

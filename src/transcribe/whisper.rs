@@ -259,6 +259,9 @@ impl Transcriber for WhisperEngine {
             }
             segment_words.clear();
         }
+        if dtw {
+            super::onset::snap_starts(&mut words, samples_16k);
+        }
         Ok(words)
     }
 }

@@ -1,0 +1,131 @@
+//! The transcription engine on the real model: chunk edges and hallucination guards.
+
+use podcap::transcribe::whisper::{EngineOptions, WhisperEngine};
+use podcap::transcribe::{transcribe_stream, RecognizedWord, RunOptions};
+
+use crate::util::*;
+
+/// Run-on speech without a pause to cut in (espeak-ng reads it without punctuation).
+const RUN_ON: &str = "the farmer walks along the river to the market where people sell bread \
+    and fruit and fresh vegetables every morning before the sun rises over the hills while \
+    the children run to school with their bags full of books and pencils and the old baker \
+    opens his shop to sell warm bread to the workers who build the new bridge across the \
+    water near the station where the trains leave for the city every hour of the day and \
+    the night until the last train comes home";
+
+fn normalized(words: &[RecognizedWord]) -> Vec<String> {
+    words
+        .iter()
+        .flat_map(|w| w.text.split(|c: char| !c.is_alphanumeric()))
+        .filter(|t| !t.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// Words of `truth` missing from `heard`, and words of `heard` not in `truth` (by LCS).
+fn missing_and_extra(truth: &[String], heard: &[String]) -> (usize, usize) {
+    let mut lcs = vec![vec![0usize; heard.len() + 1]; truth.len() + 1];
+    for i in 0..truth.len() {
+        for j in 0..heard.len() {
+            lcs[i + 1][j + 1] = if truth[i] == heard[j] {
+                lcs[i][j] + 1
+            } else {
+                lcs[i][j + 1].max(lcs[i + 1][j])
+            };
+        }
+    }
+    let common = lcs[truth.len()][heard.len()];
+    (truth.len() - common, heard.len() - common)
+}
+
+fn run(engine: &WhisperEngine, samples: &[f32], options: RunOptions) -> Vec<RecognizedWord> {
+    let (words, ()) = transcribe_stream(
+        engine,
+        options,
+        |push| {
+            for block in samples.chunks(4096) {
+                push(block);
+            }
+        },
+        &|_| {},
+    )
+    .unwrap();
+    words
+}
+
+/// Chunks cut in the middle of words, with no pause to move to: the stitched
+/// words lose and double nothing the single pass over the whole audio did not.
+#[test]
+fn chunk_edges_inside_words_lose_and_double_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("run-on.wav");
+    tool(
+        "espeak-ng",
+        &["-s", "170", "-w", wav.to_str().unwrap(), RUN_ON],
+    );
+    let (samples, _) = podcap::audio::load_16k_mono(&wav).unwrap();
+    let engine = WhisperEngine::load(
+        &tiny_model(),
+        EngineOptions {
+            threads_per_job: 1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+
+    // A chunk length whose cuts (exact, no search) all fall where the speech is loud.
+    let energy = |at: usize| {
+        samples[at - 160..at + 160]
+            .iter()
+            .map(|x| x * x)
+            .sum::<f32>()
+            / 320.0
+    };
+    let speech = samples.iter().map(|x| x * x).sum::<f32>() / samples.len() as f32;
+    let cuts = |target: usize| {
+        let step = target / 320 * 320 + 160;
+        let len = samples.len();
+        // The chunker cuts while more than 1.5 targets remain.
+        (1..)
+            .map(move |k| k * step)
+            .take_while(move |&c| len - (c - step) > target * 3 / 2)
+    };
+    let target = (128_000..240_000)
+        .step_by(800)
+        .find(|&t| cuts(t).count() >= 2 && cuts(t).all(|c| energy(c) > speech * 0.1))
+        .expect("a chunk length with every cut inside a word");
+
+    let truth: Vec<String> = RUN_ON.split_whitespace().map(String::from).collect();
+    let whole = run(
+        &engine,
+        &samples,
+        RunOptions {
+            jobs: 1,
+            chunk_target_s: 1000.0,
+            ..Default::default()
+        },
+    );
+    let chunked = run(
+        &engine,
+        &samples,
+        RunOptions {
+            jobs: 2,
+            chunk_target_s: target as f64 / 16_000.0,
+            cut_search_s: 0.0,
+        },
+    );
+    let (whole_missing, whole_extra) = missing_and_extra(&truth, &normalized(&whole));
+    let (missing, extra) = missing_and_extra(&truth, &normalized(&chunked));
+    let cut_s: Vec<f64> = cuts(target).map(|c| c as f64 / 16_000.0).collect();
+    assert!(
+        missing <= whole_missing && extra <= whole_extra,
+        "cuts at {cut_s:?} s: {missing} words lost and {extra} extra (one pass: {whole_missing}, {whole_extra})\n{:?}",
+        normalized(&chunked)
+    );
+    for pair in chunked.windows(2) {
+        assert!(
+            pair[0].start_ms <= pair[1].start_ms,
+            "words out of order: {pair:?}"
+        );
+    }
+}
