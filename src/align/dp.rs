@@ -7,7 +7,9 @@ const MAX_DP_CELLS: usize = 4_000_000;
 const MATCH: i32 = 2;
 const NEAR: i32 = 1;
 const MISMATCH: i32 = -1;
+/// Each unpaired token, and once per run of them.
 const GAP: i32 = -1;
+const GAP_OPEN: i32 = -1;
 
 /// Same word for matching purposes: equal, or a small spelling difference.
 pub fn similar(a: &str, b: &str) -> bool {
@@ -20,6 +22,13 @@ pub fn similar(a: &str, b: &str) -> bool {
     }
     let d = levenshtein(a, b);
     d * 4 <= la.max(lb)
+}
+
+/// Sounds alike enough to be a mishearing ("leeched" / "leech",
+/// "proletarian" / "proterion"): at most half the letters differ.
+pub fn resembles(a: &str, b: &str) -> bool {
+    let (la, lb) = (a.chars().count(), b.chars().count());
+    a == b || (la.min(lb) >= 4 && levenshtein(a, b) * 2 <= la.max(lb))
 }
 
 fn levenshtein(a: &str, b: &str) -> usize {
@@ -153,6 +162,10 @@ fn chain(pairs: Vec<(usize, usize)>, n: usize) -> Vec<(usize, usize)> {
     kept
 }
 
+/// Needleman-Wunsch with affine gaps (Gotoh): a run of unpaired tokens costs
+/// `GAP_OPEN` once plus `GAP` per token, so text missing from one side is
+/// found as one stretch, not as scattered words paired by chance with speech
+/// nearby (a header's "and" with the "and" of the sentence before it).
 fn needleman_wunsch(
     t: &[&str],
     r: &[&str],
@@ -160,47 +173,61 @@ fn needleman_wunsch(
     rr: std::ops::Range<usize>,
     out: &mut Vec<(usize, usize)>,
 ) {
+    const NEG: i32 = i32::MIN / 4;
+    // States: 0 = paired (diagonal), 1 = t only (up), 2 = r only (left).
     let (n, m) = (tr.len(), rr.len());
-    // Traceback: 0 = diagonal, 1 = up (t only), 2 = left (r only).
-    let mut trace = vec![0u8; (n + 1) * (m + 1)];
-    let mut prev: Vec<i32> = (0..=m as i32).map(|j| j * GAP).collect();
-    let mut cur = vec![0i32; m + 1];
+    let w = m + 1;
+    // For each cell and state, the state the best path came from.
+    let mut from = vec![[0u8; 3]; (n + 1) * w];
+    let mut prev = vec![[NEG; 3]; w];
+    let mut cur = vec![[NEG; 3]; w];
+    prev[0][0] = 0;
     for j in 1..=m {
-        trace[j] = 2;
+        prev[j][2] = GAP_OPEN + j as i32 * GAP;
+        from[j][2] = 2;
     }
+    let best_of = |cands: [i32; 3]| -> (i32, u8) {
+        let mut k = 0;
+        for c in 1..3 {
+            if cands[c] > cands[k] {
+                k = c;
+            }
+        }
+        (cands[k], k as u8)
+    };
     for i in 1..=n {
-        cur[0] = i as i32 * GAP;
-        trace[i * (m + 1)] = 1;
+        cur[0] = [NEG, GAP_OPEN + i as i32 * GAP, NEG];
+        from[i * w][1] = 1;
         let ti = t[tr.start + i - 1];
         for j in 1..=m {
-            let diag = prev[j - 1] + score(ti, r[rr.start + j - 1]);
-            let up = prev[j] + GAP;
-            let left = cur[j - 1] + GAP;
-            let (best, dir) = if diag >= up && diag >= left {
-                (diag, 0)
-            } else if up >= left {
-                (up, 1)
-            } else {
-                (left, 2)
-            };
-            cur[j] = best;
-            trace[i * (m + 1) + j] = dir;
+            let cell = i * w + j;
+            let d = prev[j - 1];
+            let (best, k) = best_of(d);
+            let paired = best + score(ti, r[rr.start + j - 1]);
+            let u = prev[j];
+            let (up, ku) = best_of([u[0] + GAP_OPEN + GAP, u[1] + GAP, u[2] + GAP_OPEN + GAP]);
+            let l = cur[j - 1];
+            let (left, kl) = best_of([l[0] + GAP_OPEN + GAP, l[1] + GAP_OPEN + GAP, l[2] + GAP]);
+            cur[j] = [paired, up, left];
+            from[cell] = [k, ku, kl];
         }
         std::mem::swap(&mut prev, &mut cur);
     }
     let mut pairs = Vec::new();
     let (mut i, mut j) = (n, m);
+    let mut state = best_of(prev[m]).1;
     while i > 0 || j > 0 {
-        match trace[i * (m + 1) + j] {
-            0 if i > 0 && j > 0 => {
+        let came_from = from[i * w + j][state as usize];
+        match state {
+            0 => {
                 pairs.push((tr.start + i - 1, rr.start + j - 1));
                 i -= 1;
                 j -= 1;
             }
-            1 if i > 0 => i -= 1,
-            _ if j > 0 => j -= 1,
-            _ => i -= 1,
+            1 => i -= 1,
+            _ => j -= 1,
         }
+        state = came_from;
     }
     pairs.reverse();
     out.extend(pairs);
@@ -216,6 +243,8 @@ mod tests {
         assert!(similar("stalinism", "stalinisms"));
         assert!(!similar("cat", "car"));
         assert!(!similar("history", "mystery"));
+        assert!(resembles("leeched", "leech") && resembles("proletarian", "proterion"));
+        assert!(!resembles("although", "own") && !resembles("portion", "script"));
     }
 
     #[test]

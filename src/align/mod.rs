@@ -228,6 +228,8 @@ pub fn align(
         })
         .collect();
 
+    unpair_unsaid_units(transcript, &mut words, &paired, &mut rec_used);
+
     let mut unspoken_reason: Vec<Option<UnspokenReason>> = transcript
         .iter()
         .map(|w| match w.hint {
@@ -343,6 +345,76 @@ pub fn align(
     }
 }
 
+/// A sentence (or a title line) whose words were mostly not heard, and whose
+/// few paired words sit in a fraction of the time it takes to say it, was not
+/// said: those pairs are chance matches with speech nearby ("the" and
+/// "Party" of a sentence cut from the audio, "and" of a section header). Its
+/// words are unpaired, for the unheard-run rules to judge, and the recognized
+/// words they held are free again.
+fn unpair_unsaid_units(
+    transcript: &[TranscriptWord],
+    words: &mut [AlignedWord],
+    paired: &[Vec<(usize, bool)>],
+    rec_used: &mut [bool],
+) {
+    let mut start = 0;
+    for end in 1..=transcript.len() {
+        let unit_ends = end == transcript.len()
+            || transcript[end].starts_line
+            || crate::transcript::ends_sentence(&transcript[end - 1].text);
+        if !unit_ends {
+            continue;
+        }
+        let unit: Vec<usize> = (start..end)
+            .filter(|&k| matches!(transcript[k].hint, Hint::Text | Hint::TitleLine))
+            .collect();
+        start = end;
+        let timed: Vec<usize> = unit
+            .iter()
+            .copied()
+            .filter(|&k| words[k].start_ms.is_some())
+            .collect();
+        let title = unit.iter().all(|&k| transcript[k].hint == Hint::TitleLine);
+        // At most a third of a sentence heard, less than half of a title line.
+        let mostly_unheard = if title {
+            timed.len() * 2 < unit.len()
+        } else {
+            timed.len() * 3 <= unit.len()
+        };
+        if unit.len() < 4 || timed.is_empty() || !mostly_unheard {
+            continue;
+        }
+        let span_ms = timed
+            .iter()
+            .filter_map(|&k| words[k].end_ms)
+            .max()
+            .unwrap_or(0)
+            - timed
+                .iter()
+                .filter_map(|&k| words[k].start_ms)
+                .min()
+                .unwrap_or(0);
+        let chars: u64 = unit
+            .iter()
+            .map(|&k| words[k].text.chars().count() as u64)
+            .sum();
+        if span_ms * 2 >= MIN_MS_PER_CHAR * chars {
+            continue;
+        }
+        for &k in &timed {
+            let w = &mut words[k];
+            w.start_ms = None;
+            w.end_ms = None;
+            w.confidence = 0.0;
+            w.status = WordStatus::Unspoken;
+            w.heard = None;
+            for &(rec, _) in &paired[k] {
+                rec_used[rec] = false;
+            }
+        }
+    }
+}
+
 /// Between two matched tokens, mismatched pairs only mean "said differently"
 /// when both sides have about as many tokens. When one side is much longer
 /// (a sentence cut from the audio, an ad-lib over a dropped passage), the
@@ -353,7 +425,8 @@ fn drop_lopsided_substitutions(
     t: &[String],
     r: &[String],
 ) -> Vec<(usize, usize)> {
-    let is_match = |&(i, j): &(usize, usize)| dp::similar(&t[i], &r[j]);
+    // A misheard word ("leech" for "leeched") breaks a run of mismatches.
+    let is_match = |&(i, j): &(usize, usize)| dp::resembles(&t[i], &r[j]);
     let mut keep = vec![true; pairs.len()];
     let mut k = 0;
     while k < pairs.len() {
@@ -617,6 +690,79 @@ mod tests {
         assert_eq!(a.words[1].start_ms, Some(500), "1917 starts with nineteen");
         assert_eq!(a.words[1].end_ms, Some(1300), "and ends with seventeen");
         assert!(a.substitutions.is_empty() && a.unscripted.is_empty());
+    }
+
+    #[test]
+    fn a_header_is_not_paired_with_a_word_of_the_sentence_before() {
+        // The recognizer heard "of" as "and": the header's "and" must not take it.
+        let t = split_words(
+            "It falls on the shoulders of women.\n\nBolshevik revolution and Stalinist counterrevolution\n\nAll of this explains why.",
+        );
+        let r = speak(
+            "it falls on the shoulders and women all of this explains why",
+            0,
+        );
+        let a = align(&t, &r, 8000);
+        let header: Vec<_> = a.words[7..12]
+            .iter()
+            .map(|w| (w.text.as_str(), w.status))
+            .collect();
+        assert!(
+            header.iter().all(|&(_, s)| s == WordStatus::Unspoken),
+            "{header:?}"
+        );
+        assert_eq!(a.words[6].status, WordStatus::Matched, "women. = women");
+    }
+
+    #[test]
+    fn the_tail_of_a_sentence_cut_from_the_audio_is_not_captioned() {
+        // An ad-lib replaced the sentence; its last words "the show" find
+        // partners in "the old party" by chance.
+        let t = split_words(
+            "One two three four. Stalin was the gravedigger of the revolution and the butcher of the old party. He purged them all.",
+        );
+        let mut r = speak("one two three four", 0);
+        r.extend(speak(
+            "if you are enjoying this please tell a friend about the show",
+            2100,
+        ));
+        r.extend(speak("he purged them all", 8200));
+        let a = align(&t, &r, 11_000);
+        let cut: Vec<_> = a.words[4..18]
+            .iter()
+            .filter(|w| w.status != WordStatus::Unspoken)
+            .collect();
+        assert!(cut.is_empty(), "{cut:?}");
+        assert!(a.words[18..]
+            .iter()
+            .all(|w| w.status == WordStatus::Matched));
+        assert_eq!(a.unscripted.len(), 1, "{:?}", a.unscripted);
+        assert!(
+            a.unscripted[0].text.ends_with("about the show"),
+            "{:?}",
+            a.unscripted
+        );
+    }
+
+    #[test]
+    fn a_misheard_stretch_stays_paired() {
+        // Five mismatches in a row, but "leech" is "leeched" misheard: said differently, not other speech.
+        let t = split_words(
+            "We said so although they leeched off of the economy for their own benefit.",
+        );
+        let r = speak(
+            "we said so i'll own a leech tough and the economy for their own benefit",
+            0,
+        );
+        let a = align(&t, &r, 9000);
+        assert!(
+            a.words.iter().all(|w| w.status != WordStatus::Unspoken),
+            "{:?}",
+            a.words
+                .iter()
+                .map(|w| (&w.text, w.status))
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]

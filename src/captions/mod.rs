@@ -12,6 +12,7 @@ pub mod srt;
 pub mod vtt;
 
 use crate::align::{AlignedWord, WordStatus};
+use crate::transcript::ends_sentence;
 
 /// Cue limits; defaults follow common broadcast guidelines (Netflix English, BBC).
 #[derive(Debug, Clone, Copy, serde::Serialize)]
@@ -61,11 +62,6 @@ impl Cue {
     pub fn text(&self) -> String {
         self.lines.join("\n")
     }
-}
-
-fn ends_sentence(text: &str) -> bool {
-    let t = text.trim_end_matches(['"', '”', '’', '\'', ')', ']']);
-    t.ends_with(['.', '?', '!', '…'])
 }
 
 fn ends_clause(text: &str) -> bool {

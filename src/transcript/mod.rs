@@ -147,6 +147,12 @@ fn is_separator(c: char) -> bool {
 const CLOSING: &[char] = &['.', '!', '?', ':', ';', '"', '”', '’', ')', ']', '…'];
 
 /// Splits text into words with offsets and hints.
+/// The word ends a sentence ("end.", "why?\"", "(laughs.)").
+pub fn ends_sentence(text: &str) -> bool {
+    let t = text.trim_end_matches(['"', '”', '’', '\'', ')', ']']);
+    t.ends_with(['.', '?', '!', '…'])
+}
+
 pub fn split_words(text: &str) -> Vec<TranscriptWord> {
     let mut words = Vec::new();
     let mut speaker: Option<String> = None;
