@@ -10,9 +10,7 @@
 
 use std::path::Path;
 
-use whisper_rs::{
-    FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
-};
+use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
 
 use super::{RecognizedWord, TranscribeError, Transcriber};
 use crate::model::{self, ModelInfo};
@@ -45,11 +43,6 @@ const MAX_FIRST_TOKEN_CS: i64 = 45;
 
 pub struct WhisperEngine {
     ctx: WhisperContext,
-    /// Decoding states of finished chunks, for the next ones: a state holds
-    /// ~200 MB of buffers that would otherwise be set up for every chunk. A
-    /// reused state starts clean (`no_context`, whisper.cpp's default, clears
-    /// its text history), so which worker ran which chunk before cannot matter.
-    idle_states: std::sync::Mutex<Vec<WhisperState>>,
     /// DTW token timestamps are on (a preset exists for this model's shape).
     dtw: bool,
     info: ModelInfo,
@@ -84,7 +77,6 @@ impl WhisperEngine {
         })?;
         Ok(Self {
             ctx,
-            idle_states: Default::default(),
             dtw,
             info,
             options,
@@ -185,14 +177,13 @@ impl Transcriber for WhisperEngine {
             start_s: 0.0,
             detail,
         };
-        let idle = self.idle_states.lock().expect("state pool").pop();
-        let mut state = match idle {
-            Some(state) => state,
-            None => self
-                .ctx
-                .create_state()
-                .map_err(|e| engine_err(e.to_string()))?,
-        };
+        // A fresh state per chunk: a reused one would carry its sampler's random
+        // state from whichever chunk that worker ran before, and --jobs would
+        // change the output.
+        let mut state = self
+            .ctx
+            .create_state()
+            .map_err(|e| engine_err(e.to_string()))?;
         let mut params = if self.options.beam_size > 1 {
             FullParams::new(SamplingStrategy::BeamSearch {
                 beam_size: self.options.beam_size as i32,
@@ -214,7 +205,7 @@ impl Transcriber for WhisperEngine {
         params.set_print_special(false);
         params.set_print_timestamps(false);
         params.set_suppress_nst(true);
-        // Each chunk starts without text history (a reused state must not carry the last chunk's).
+        // Each chunk starts without text history.
         params.set_no_context(true);
         if let Ok(v) = std::env::var("TMP_MAXCTX") {
             params.set_n_max_text_ctx(v.parse().unwrap());
@@ -276,7 +267,6 @@ impl Transcriber for WhisperEngine {
             }
             segment_words.clear();
         }
-        self.idle_states.lock().expect("state pool").push(state);
         if dtw {
             super::onset::snap_starts(&mut words, samples_16k);
         }
