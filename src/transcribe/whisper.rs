@@ -135,6 +135,35 @@ mod tests {
             .collect()
     }
 
+    fn said(text: &str) -> Vec<RecognizedWord> {
+        text.split(' ')
+            .enumerate()
+            .map(|(i, t)| RecognizedWord {
+                text: t.into(),
+                start_ms: i as u64 * 300,
+                end_ms: i as u64 * 300 + 250,
+                probability: 0.9,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn loops_are_found_and_collapsed() {
+        let looping = said("and so we went home. Thank you. Thank you. Thank you. Thank you. Thank you. Thank you. Thank you.");
+        let (range, n) = repetition_loop(&looping).expect("a loop");
+        assert_eq!((range, n), (5..19, 2));
+        let kept: Vec<String> = collapse_loops(looping)
+            .into_iter()
+            .map(|w| w.text)
+            .collect();
+        assert_eq!(kept.join(" "), "and so we went home. Thank you.");
+        // People repeat themselves, but not twelve words' worth of one phrase.
+        assert!(repetition_loop(&said("no no no, I said no, we are not going")).is_none());
+        assert!(
+            repetition_loop(&said("the cat sat on the mat and the cat sat on the mat")).is_none()
+        );
+    }
+
     #[test]
     fn squeezed_segments_are_hallucinations() {
         // 9 words in 450 ms (what Whisper invents over music) against ordinary speech.
@@ -171,8 +200,76 @@ impl WordBuilder {
     }
 }
 
+/// A decoding loop: one phrase of up to `LOOP_MAX_PHRASE` words said over and
+/// over, at least `LOOP_MIN_COPIES` times and `LOOP_MIN_WORDS` words in all
+/// (people repeat themselves, but not like that). Returns the word range of
+/// the repetition and the phrase length.
+const LOOP_MAX_PHRASE: usize = 8;
+const LOOP_MIN_COPIES: usize = 4;
+const LOOP_MIN_WORDS: usize = 12;
+
+fn repetition_loop(words: &[RecognizedWord]) -> Option<(std::ops::Range<usize>, usize)> {
+    let key: Vec<String> = words
+        .iter()
+        .map(|w| {
+            w.text
+                .chars()
+                .filter(|c| c.is_alphanumeric())
+                .flat_map(char::to_lowercase)
+                .collect()
+        })
+        .collect();
+    for n in 1..=LOOP_MAX_PHRASE {
+        for i in 0..key.len().saturating_sub(n) {
+            let mut copies = 1;
+            while i + (copies + 1) * n <= key.len()
+                && key[i + copies * n..i + (copies + 1) * n] == key[i..i + n]
+            {
+                copies += 1;
+            }
+            if copies >= LOOP_MIN_COPIES && copies * n >= LOOP_MIN_WORDS {
+                return Some((i..i + copies * n, n));
+            }
+        }
+    }
+    None
+}
+
+/// Keeps the first copy of each looping phrase.
+fn collapse_loops(mut words: Vec<RecognizedWord>) -> Vec<RecognizedWord> {
+    while let Some((range, n)) = repetition_loop(&words) {
+        words.drain(range.start + n..range.end);
+    }
+    words
+}
+
 impl Transcriber for WhisperEngine {
+    /// Decodes greedily or by beam search at temperature 0, with whisper.cpp's
+    /// own fallback to higher temperatures when a window's entropy or log
+    /// probability fails. If the words still loop, the chunk is decoded again
+    /// from temperature 0.4; if that loops too, each loop keeps one copy.
     fn transcribe(&self, samples_16k: &[f32]) -> Result<Vec<RecognizedWord>, TranscribeError> {
+        let words = self.decode(samples_16k, 0.0)?;
+        if repetition_loop(&words).is_none() {
+            return Ok(words);
+        }
+        let again = self.decode(samples_16k, LOOP_RETRY_TEMPERATURE)?;
+        Ok(if repetition_loop(&again).is_none() {
+            again
+        } else {
+            collapse_loops(words)
+        })
+    }
+}
+
+const LOOP_RETRY_TEMPERATURE: f32 = 0.4;
+
+impl WhisperEngine {
+    fn decode(
+        &self,
+        samples_16k: &[f32],
+        temperature: f32,
+    ) -> Result<Vec<RecognizedWord>, TranscribeError> {
         let engine_err = |detail: String| TranscribeError::Engine {
             start_s: 0.0,
             detail,
@@ -205,6 +302,7 @@ impl Transcriber for WhisperEngine {
         params.set_print_special(false);
         params.set_print_timestamps(false);
         params.set_suppress_nst(true);
+        params.set_temperature(temperature);
         // Each chunk starts without text history.
         params.set_no_context(true);
         if let Ok(v) = std::env::var("TMP_MAXCTX") {
