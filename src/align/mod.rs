@@ -13,7 +13,7 @@
 //! (cues, speaker labels, headers, and text the audio never contains).
 //! Times are milliseconds on the episode timeline.
 
-mod dp;
+pub(crate) mod dp;
 
 use std::collections::HashMap;
 

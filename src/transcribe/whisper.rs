@@ -305,9 +305,6 @@ impl WhisperEngine {
         params.set_temperature(temperature);
         // Each chunk starts without text history.
         params.set_no_context(true);
-        if let Ok(v) = std::env::var("TMP_MAXCTX") {
-            params.set_n_max_text_ctx(v.parse().unwrap());
-        }
         state
             .full(params, samples_16k)
             .map_err(|e| engine_err(e.to_string()))?;

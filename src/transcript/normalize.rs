@@ -12,6 +12,9 @@
 pub const FILLERS: &[&str] = &["uh", "um", "er", "ah", "hmm", "mm", "uhm"];
 
 pub fn tokens(word: &str) -> Vec<String> {
+    if let Some(spoken) = address_tokens(word) {
+        return spoken;
+    }
     let chars: Vec<char> = word.chars().collect();
     let mut out = Vec::new();
     let mut cur = String::new();
@@ -49,8 +52,99 @@ pub fn tokens(word: &str) -> Vec<String> {
     out
 }
 
-/// Same word, different spelling: variant -> canonical.
-const SPELLINGS: &[(&str, &str)] = &[("ok", "okay"), ("o.k", "okay"), ("alright", "allright")];
+/// Same word, different spelling: variant -> canonical. British and American
+/// spellings one letter apart ("colour", "organise", "defence") already
+/// compare as similar; these are the common ones further apart.
+const SPELLINGS: &[(&str, &str)] = &[
+    ("ok", "okay"),
+    ("o.k", "okay"),
+    ("alright", "allright"),
+    ("centre", "center"),
+    ("centres", "centers"),
+    ("theatre", "theater"),
+    ("metre", "meter"),
+    ("metres", "meters"),
+    ("litre", "liter"),
+    ("fibre", "fiber"),
+    ("calibre", "caliber"),
+    ("sombre", "somber"),
+    ("spectre", "specter"),
+    ("manoeuvre", "maneuver"),
+    ("aluminium", "aluminum"),
+    ("cheque", "check"),
+    ("tyre", "tire"),
+    ("tyres", "tires"),
+    ("plough", "plow"),
+    ("draught", "draft"),
+    ("amongst", "among"),
+    ("whilst", "while"),
+    ("encyclopaedia", "encyclopedia"),
+    ("paediatric", "pediatric"),
+    ("anaemia", "anemia"),
+    ("aeroplane", "airplane"),
+    ("mum", "mom"),
+    ("gaol", "jail"),
+];
+
+/// A web or mail address as it is read aloud: "www.example.org" ->
+/// "w w w dot example dot org", "info@example.org" -> "info at example dot
+/// org", "example.org/about" -> "... slash about". Initials ("U.S.", "e.g.")
+/// are not addresses: every part must have two characters or more and the
+/// last a top-level domain's letters.
+fn address_tokens(word: &str) -> Option<Vec<String>> {
+    let w = word
+        .trim_start_matches(['(', '<', '"', '“'])
+        .trim_end_matches(['.', ',', ';', ':', ')', '>', '"', '”', '!', '?'])
+        .to_lowercase();
+    let w = w
+        .strip_prefix("https://")
+        .or_else(|| w.strip_prefix("http://"))
+        .unwrap_or(&w);
+    let host = w.split('/').next().unwrap_or_default();
+    let (user, domain) = match host.split_once('@') {
+        Some((u, d)) => (Some(u), d),
+        None => (None, host),
+    };
+    let labels: Vec<&str> = domain.split('.').collect();
+    let is_label =
+        |l: &&str| l.len() >= 2 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    let tld = labels.last()?;
+    if labels.len() < 2
+        || !labels.iter().all(is_label)
+        || !(2..=6).contains(&tld.len())
+        || !tld.chars().all(|c| c.is_ascii_alphabetic())
+    {
+        return None;
+    }
+    let mut out: Vec<String> = Vec::new();
+    let say = |part: &str, out: &mut Vec<String>| {
+        if part == "www" {
+            out.extend(["w", "w", "w"].map(String::from));
+        } else {
+            out.extend(part.split('-').filter(|p| !p.is_empty()).map(String::from));
+        }
+    };
+    if let Some(user) = user {
+        user.split('.').enumerate().for_each(|(k, p)| {
+            if k > 0 {
+                out.push("dot".into());
+            }
+            say(p, &mut out);
+        });
+        out.push("at".into());
+    }
+    for (k, label) in labels.iter().enumerate() {
+        if k > 0 {
+            out.push("dot".into());
+        }
+        say(label, &mut out);
+    }
+    for segment in w.split('/').skip(1).filter(|p| !p.is_empty()) {
+        out.push("slash".into());
+        say(segment, &mut out);
+    }
+    Some(out)
+}
 
 /// The whole text as comparison tokens (for WER).
 pub fn text_tokens(text: &str) -> Vec<String> {
@@ -364,6 +458,49 @@ mod tests {
                 ("we".to_string(), 3..4)
             ]
         );
+    }
+
+    #[test]
+    fn addresses_read_aloud() {
+        let cases: &[(&str, &str)] = &[
+            ("www.example.org", "w w w dot example dot org"),
+            ("w w w dot example dot org", "w w w dot example dot org"),
+            ("(socialistrevolution.org).", "socialistrevolution dot org"),
+            (
+                "https://www.marxist.com/about",
+                "w w w dot marxist dot com slash about",
+            ),
+            ("info@example.co.uk", "info at example dot co dot uk"),
+            ("U.S.", "us"),
+            ("e.g.", "eg"),
+            ("8.6", "8.6"),
+            ("end.", "end"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(spoken(input).join(" "), *want, "{input}");
+        }
+    }
+
+    #[test]
+    fn british_and_american_spellings_compare_equal() {
+        for (gb, us) in [
+            ("centre", "center"),
+            ("theatre", "theater"),
+            ("amongst", "among"),
+        ] {
+            assert_eq!(spoken(gb), spoken(us));
+        }
+        // One letter apart: similar enough for the aligner as they are.
+        for (gb, us) in [
+            ("colour", "color"),
+            ("organise", "organize"),
+            ("defence", "defense"),
+        ] {
+            assert!(
+                crate::align::dp::similar(&spoken(gb)[0], &spoken(us)[0]),
+                "{gb}"
+            );
+        }
     }
 
     #[test]
