@@ -1,7 +1,7 @@
 //! The transcription engine on the real model: chunk edges and hallucination guards.
 
 use podcap::transcribe::whisper::{EngineOptions, WhisperEngine};
-use podcap::transcribe::{transcribe_stream, RecognizedWord, RunOptions};
+use podcap::transcribe::{transcribe_samples, RecognizedWord, RunOptions};
 
 use crate::util::*;
 
@@ -36,21 +36,6 @@ fn missing_and_extra(truth: &[String], heard: &[String]) -> (usize, usize) {
     }
     let common = lcs[truth.len()][heard.len()];
     (truth.len() - common, heard.len() - common)
-}
-
-fn run(engine: &WhisperEngine, samples: &[f32], options: RunOptions) -> Vec<RecognizedWord> {
-    let (words, ()) = transcribe_stream(
-        engine,
-        options,
-        |push| {
-            for block in samples.chunks(4096) {
-                push(block);
-            }
-        },
-        &|_| {},
-    )
-    .unwrap();
-    words
 }
 
 /// Chunks cut in the middle of words, with no pause to move to: the stitched
@@ -96,24 +81,26 @@ fn chunk_edges_inside_words_lose_and_double_nothing() {
         .expect("a chunk length with every cut inside a word");
 
     let truth: Vec<String> = RUN_ON.split_whitespace().map(String::from).collect();
-    let whole = run(
+    let whole = transcribe_samples(
         &engine,
-        &samples,
         RunOptions {
             jobs: 1,
             chunk_target_s: 1000.0,
             ..Default::default()
         },
-    );
-    let chunked = run(
-        &engine,
         &samples,
+    )
+    .unwrap();
+    let chunked = transcribe_samples(
+        &engine,
         RunOptions {
             jobs: 2,
             chunk_target_s: target as f64 / 16_000.0,
             cut_search_s: 0.0,
         },
-    );
+        &samples,
+    )
+    .unwrap();
     let (whole_missing, whole_extra) = missing_and_extra(&truth, &normalized(&whole));
     let (missing, extra) = missing_and_extra(&truth, &normalized(&chunked));
     let cut_s: Vec<f64> = cuts(target).map(|c| c as f64 / 16_000.0).collect();

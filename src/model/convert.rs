@@ -254,8 +254,9 @@ impl Emitter<'_> {
     }
 }
 
-/// Reads the model dimensions from a parsed CTranslate2 Whisper model.
-pub fn hparams(model: &Ct2Model) -> Result<Hparams, ModelError> {
+/// Reads the model dimensions from a parsed CTranslate2 Whisper model, for a
+/// file whose weight matrices are of type `weights`.
+pub fn hparams(model: &Ct2Model, weights: GgmlType) -> Result<Hparams, ModelError> {
     if model.spec_name != "WhisperSpec" {
         return Err(err(format!(
             "is a {} model, not WhisperSpec",
@@ -284,7 +285,7 @@ pub fn hparams(model: &Ct2Model) -> Result<Hparams, ModelError> {
         n_text_head: scalar(model, "decoder/num_heads")?,
         n_text_layer: count_layers(model, "decoder") as i32,
         n_mels: conv1.shape[1] as i32,
-        ftype: GgmlType::F16.file_type(),
+        ftype: weights.file_type(),
     })
 }
 
@@ -297,8 +298,7 @@ pub fn write_ggml(
     weights: GgmlType,
     out: &mut dyn Write,
 ) -> Result<Hparams, ModelError> {
-    let mut hp = hparams(model)?;
-    hp.ftype = weights.file_type();
+    let hp = hparams(model, weights)?;
     let vocab = decode_vocabulary(vocabulary_txt)?;
     let filters = mel::filterbank(hp.n_mels as usize);
     ggml::write_header(out, &hp, &filters, mel::N_FREQ_BINS, &vocab).map_err(ModelError::Io)?;

@@ -140,11 +140,11 @@ pub fn variant_name(name: &str, weights: GgmlType) -> String {
 /// `--model` takes a catalog name ("tiny.en"), one with its quantization
 /// ("tiny.en-q8_0", from `podcap model fetch --quantize q8_0`), or a path to a ggml file.
 pub fn resolve(models_dir: &Path, name_or_path: &str) -> Result<PathBuf, ModelError> {
-    let (base, quantized) = match name_or_path.rsplit_once('-') {
-        Some((base, q)) if GgmlType::parse_weights(q).is_some() => (base, true),
-        _ => (name_or_path, false),
+    let base = match name_or_path.rsplit_once('-') {
+        Some((base, q)) if GgmlType::parse_weights(q).is_some() => base,
+        _ => name_or_path,
     };
-    if catalog_entry(base).is_some() && (quantized || base == name_or_path) {
+    if catalog_entry(base).is_some() {
         return Ok(ggml_path(models_dir, name_or_path));
     }
     let path = PathBuf::from(name_or_path);

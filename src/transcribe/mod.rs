@@ -133,6 +133,25 @@ pub fn transcribe_stream<T: Send>(
     Ok((chunk::stitch(&chunks, words), fed))
 }
 
+/// [`transcribe_stream`] over audio already in memory (fed in blocks, as a decoder would).
+pub fn transcribe_samples(
+    engine: &dyn Transcriber,
+    options: RunOptions,
+    samples_16k: &[f32],
+) -> Result<Vec<RecognizedWord>, TranscribeError> {
+    let (words, ()) = transcribe_stream(
+        engine,
+        options,
+        |push| {
+            for block in samples_16k.chunks(4096) {
+                push(block);
+            }
+        },
+        &|_| {},
+    )?;
+    Ok(words)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,17 +185,7 @@ mod tests {
                 chunk_target_s: 60.0,
                 ..Default::default()
             };
-            let (words, ()) = transcribe_stream(
-                &Onsets,
-                options,
-                |push| {
-                    for block in samples.chunks(4096) {
-                        push(block);
-                    }
-                },
-                &|_| {},
-            )
-            .unwrap();
+            let words = transcribe_samples(&Onsets, options, &samples).unwrap();
             let starts: Vec<u64> = words.iter().map(|w| w.start_ms).collect();
             let want: Vec<u64> = (0..600).filter(|s| s % 7 == 0).map(|s| s * 1000).collect();
             assert_eq!(starts, want, "jobs {jobs}");
