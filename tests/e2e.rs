@@ -387,3 +387,91 @@ fn align_again_from_the_json() {
         "{unspoken:?}"
     );
 }
+
+/// A voice and pace the committed sample does not use (espeak-ng's Scottish
+/// English at 185 words a minute, which tiny.en garbles more): every spoken
+/// sentence is still captioned, none from unspoken text, and words start on time.
+#[test]
+fn an_unfamiliar_voice_is_still_captioned() {
+    tiny_model();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    tool(
+        "python3",
+        &[
+            root().join("scripts/make-sample").to_str().unwrap(),
+            root().join("samples/sample.txt").to_str().unwrap(),
+            d,
+            "ep",
+            "--max-seconds",
+            "120",
+            "--voice",
+            "en-gb-scotland+f4",
+            "--rate",
+            "185",
+        ],
+    );
+    let out = dir.path().join("out");
+    let o = podcap(&[
+        "caption",
+        &format!("{d}/ep.mp3"),
+        "--transcript",
+        &format!("{d}/ep.txt"),
+        "--out",
+        out.to_str().unwrap(),
+        "--formats",
+        "json",
+    ]);
+    assert!(o.status.success(), "podcap failed: {}", stderr(&o));
+    let json: Value = serde_json::from_slice(&std::fs::read(out.join("ep.json")).unwrap()).unwrap();
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("ep.truth.json")).unwrap()).unwrap();
+    let words = json["words"].as_array().unwrap();
+    let u = |v: &Value| v.as_u64().unwrap();
+    // Transcript offsets of the words in captions.
+    let mut captioned = std::collections::HashSet::new();
+    for cue in json["cues"].as_array().unwrap() {
+        for w in &words[u(&cue["first_word"]) as usize..=u(&cue["last_word"]) as usize] {
+            if w["status"] != "unspoken" {
+                captioned.insert(u(&w["char_start"]));
+            }
+        }
+    }
+    let truth_words = truth["words"].as_array().unwrap();
+    let sentences = truth["sentences"].as_array().unwrap().len();
+    for s in 0..sentences as u64 {
+        let spoken: Vec<u64> = truth_words
+            .iter()
+            .filter(|w| u(&w["sentence"]) == s)
+            .map(|w| u(&w["char_start"]))
+            .collect();
+        let shown = spoken.iter().filter(|c| captioned.contains(c)).count();
+        assert!(
+            shown * 5 >= spoken.len() * 4,
+            "sentence {s}: {shown} of {} words captioned",
+            spoken.len()
+        );
+    }
+    for span in truth["unspoken"].as_array().unwrap() {
+        let (a, b) = (u(&span["char_start"]), u(&span["char_end"]));
+        assert!(
+            !captioned.iter().any(|&c| a <= c && c < b),
+            "unspoken text captioned: {}",
+            span["text"]
+        );
+    }
+    // Word starts against the ground truth, for the words timed from the audio.
+    let mut errors_ms: Vec<i64> = truth_words
+        .iter()
+        .filter_map(|t| {
+            let w = words.iter().find(|w| w["char_start"] == t["char_start"])?;
+            let timed = w["status"] == "matched" || w["status"] == "substituted";
+            let start = w["start_ms"].as_i64().filter(|_| timed)?;
+            Some((start - (t["start_s"].as_f64().unwrap() * 1000.0) as i64).abs())
+        })
+        .collect();
+    errors_ms.sort_unstable();
+    assert!(errors_ms.len() * 10 >= truth_words.len() * 8);
+    let median = errors_ms[errors_ms.len() / 2];
+    assert!(median <= 80, "median word start error {median} ms");
+}

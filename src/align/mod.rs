@@ -239,6 +239,22 @@ pub fn align(
         })
         .collect();
 
+    // Sentence number of each transcript word.
+    let sentence_starts_after = |k: usize| {
+        k + 1 == transcript.len()
+            || transcript[k + 1].starts_line
+            || crate::transcript::ends_sentence(&transcript[k].text)
+    };
+    let sentence_of: Vec<usize> = (0..transcript.len())
+        .scan(0, |n, k| {
+            let this = *n;
+            if sentence_starts_after(k) {
+                *n += 1;
+            }
+            Some(this)
+        })
+        .collect();
+
     // Runs of eligible, unpaired transcript words: spoken-but-missed or never said?
     let timed = |w: &AlignedWord| w.start_ms.is_some();
     let mut i = 0;
@@ -267,12 +283,43 @@ pub fn align(
             .max(prev_end);
         // The longest stretch of the gap free of speech the transcript does not
         // have: unheard words would have been said in one piece there.
-        let heard: Vec<&RecognizedWord> = recognized
-            .iter()
-            .enumerate()
-            .filter(|(j, rw)| !rec_used[*j] && rw.start_ms >= prev_end && rw.end_ms <= next_start)
-            .map(|(_, rw)| rw)
+        let heard_at: Vec<usize> = (0..recognized.len())
+            .filter(|&j| {
+                let rw = &recognized[j];
+                !rec_used[j] && rw.start_ms >= prev_end && rw.end_ms <= next_start
+            })
             .collect();
+        let heard: Vec<&RecognizedWord> = heard_at.iter().map(|&j| &recognized[j]).collect();
+        // Speech in the run's place is the run misheard (an unusual voice, a
+        // noisy recording), not other speech, when it sounds like the run, or
+        // when it fills a gap inside a sentence whose other words were heard
+        // and is about as long: transcripts and edits drop whole sentences,
+        // recognizers garble words.
+        let letters = |s: &str| s.chars().filter(|c| c.is_alphanumeric()).count();
+        let run_letters: usize = run.iter().map(|&k| letters(&words[k].text)).sum();
+        let heard_letters: usize = heard.iter().map(|rw| letters(&rw.text)).sum();
+        let (first, last) = (run[0], run[run.len() - 1]);
+        let starts_sentence = first == 0 || sentence_starts_after(first - 1);
+        let first_whole = sentence_of[first] + usize::from(!starts_sentence);
+        let whole_sentence_in_run =
+            first_whole < sentence_of[last] + usize::from(sentence_starts_after(last));
+        let heard_around = prev.is_some_and(|k| sentence_of[k] == sentence_of[first])
+            || next.is_some_and(|k| sentence_of[k] == sentence_of[last]);
+        let fills_sentence_gap = !whole_sentence_in_run
+            && heard_around
+            && heard_letters * 2 >= run_letters
+            && heard_letters <= run_letters * 2;
+        if !heard.is_empty()
+            && (fills_sentence_gap
+                || dp::sounds_alike(
+                    run.iter().map(|&k| words[k].text.as_str()),
+                    heard.iter().map(|rw| rw.text.as_str()),
+                ))
+        {
+            spread_over_heard(&run, &mut words, &heard);
+            heard_at.iter().for_each(|&j| rec_used[j] = true);
+            continue;
+        }
         let heard_between = heard.len();
         // (start, length) of the longest free stretch.
         let mut free = (prev_end, 0u64);
@@ -342,6 +389,58 @@ pub fn align(
         unscripted,
         unspoken,
         substitutions,
+    }
+}
+
+/// Times a run of transcript words over the recognized words heard in its
+/// place: each word goes where the same share of the heard letters was said,
+/// as a substitution for what was heard there.
+fn spread_over_heard(run: &[usize], words: &mut [AlignedWord], heard: &[&RecognizedWord]) {
+    let letters = |s: &str| s.chars().count().max(1) as f64;
+    let heard_total: f64 = heard.iter().map(|h| letters(&h.text)).sum();
+    let run_total: f64 = run.iter().map(|&k| letters(&words[k].text)).sum();
+    // The heard word at a share of the heard letters, and the time there.
+    let locate = |share: f64, is_start: bool| -> (usize, u64) {
+        let target = share * heard_total;
+        let mut before = 0.0;
+        for (i, h) in heard.iter().enumerate() {
+            let len = letters(&h.text);
+            let inside = if is_start {
+                target < before + len
+            } else {
+                target <= before + len
+            };
+            if inside {
+                let f = ((target - before) / len).clamp(0.0, 1.0);
+                return (
+                    i,
+                    h.start_ms + (h.end_ms.saturating_sub(h.start_ms) as f64 * f) as u64,
+                );
+            }
+            before += len;
+        }
+        let last = heard.len() - 1;
+        (last, heard[last].end_ms)
+    };
+    let mut done = 0.0;
+    for &k in run {
+        let (first, start_ms) = locate(done / run_total, true);
+        done += letters(&words[k].text);
+        let (last, end_ms) = locate(done / run_total, false);
+        let (first, last) = (first.min(last), last.max(first));
+        let these = &heard[first..=last];
+        let w = &mut words[k];
+        w.start_ms = Some(start_ms);
+        w.end_ms = Some(end_ms.max(start_ms));
+        w.status = WordStatus::Substituted;
+        w.confidence = 0.5 * these.iter().map(|h| h.probability).sum::<f32>() / these.len() as f32;
+        w.heard = Some(
+            these
+                .iter()
+                .map(|h| h.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
     }
 }
 
@@ -630,6 +729,58 @@ mod tests {
             .map(|(i, w)| (w, t0_ms + 500 * i as u64))
             .collect();
         rec(&ws)
+    }
+
+    /// (transcript word, status) of each word.
+    fn statuses(a: &Alignment) -> Vec<(&str, WordStatus)> {
+        a.words
+            .iter()
+            .map(|w| (w.text.as_str(), w.status))
+            .collect()
+    }
+
+    #[test]
+    fn a_garbled_sentence_that_sounds_like_the_text_was_said() {
+        // Nothing in the middle sentence was recognized right, but it sounds alike.
+        let t = split_words(
+            "They met in the hall. Are Stalinism, Leninism, Trotskyism, and Bolshevism alike? We will see.",
+        );
+        let mut r = speak("they met in the hall", 0);
+        r.extend(speak(
+            "a stalin in a minimum trots kingdom im paul shimism them",
+            2600,
+        ));
+        r.extend(speak("we will see", 8200));
+        let a = align(&t, &r, 10_000);
+        let middle = &a.words[5..12];
+        assert!(
+            middle.iter().all(|w| w.status == WordStatus::Substituted),
+            "{:?}",
+            statuses(&a)
+        );
+        // In order, inside the garbled speech.
+        assert!(middle.windows(2).all(|p| p[0].start_ms <= p[1].start_ms));
+        assert!(middle[0].start_ms >= Some(2600) && middle[6].end_ms <= Some(8100));
+        assert!(a.unscripted.is_empty(), "{:?}", a.unscripted);
+        assert!(!a.substitutions.is_empty());
+    }
+
+    #[test]
+    fn a_garbled_stretch_inside_a_heard_sentence_was_said() {
+        let t = split_words(
+            "My name is John Peterson, I'm the executive editor of Socialist Revolution magazine.",
+        );
+        let r = speak(
+            "my name is john peterson and i make you to make it on socialist revolution magazine",
+            0,
+        );
+        let a = align(&t, &r, 9000);
+        assert!(
+            a.words.iter().all(|w| w.start_ms.is_some()),
+            "{:?}",
+            statuses(&a)
+        );
+        assert!(a.unscripted.is_empty(), "{:?}", a.unscripted);
     }
 
     #[test]
