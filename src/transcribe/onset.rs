@@ -8,7 +8,7 @@
 //! `SEARCH_BACK_MS` before, if that dip is at least `MIN_DIP_DB` below the
 //! word's loudest frame (a pause, or the gap between two words).
 //! On the 45-minute sample this took the start error from a median 134 ms
-//! and 90th percentile 270 ms to 52 and 196 ms; on two voices the sample does
+//! and 90th percentile 270 ms to 52 and 197 ms; on two voices the sample does
 //! not use, the 90th percentile went from 308 to 202 ms and from 322 to 261 ms.
 
 use super::RecognizedWord;
