@@ -295,7 +295,6 @@ pub fn align(
         // when it fills a gap inside a sentence whose other words were heard
         // and is about as long: transcripts and edits drop whole sentences,
         // recognizers garble words.
-        let letters = |s: &str| s.chars().filter(|c| c.is_alphanumeric()).count();
         let run_letters: usize = run.iter().map(|&k| letters(&words[k].text)).sum();
         let heard_letters: usize = heard.iter().map(|rw| letters(&rw.text)).sum();
         let (first, last) = (run[0], run[run.len() - 1]);
@@ -392,11 +391,16 @@ pub fn align(
     }
 }
 
+/// Letters and digits in a word: its length as said, punctuation aside.
+fn letters(word: &str) -> usize {
+    word.chars().filter(|c| c.is_alphanumeric()).count()
+}
+
 /// Times a run of transcript words over the recognized words heard in its
 /// place: each word goes where the same share of the heard letters was said,
 /// as a substitution for what was heard there.
 fn spread_over_heard(run: &[usize], words: &mut [AlignedWord], heard: &[&RecognizedWord]) {
-    let letters = |s: &str| s.chars().count().max(1) as f64;
+    let letters = |s: &str| letters(s).max(1) as f64;
     let heard_total: f64 = heard.iter().map(|h| letters(&h.text)).sum();
     let run_total: f64 = run.iter().map(|&k| letters(&words[k].text)).sum();
     // The heard word at a share of the heard letters, and the time there.
