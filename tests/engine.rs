@@ -116,3 +116,33 @@ fn chunk_edges_inside_words_lose_and_double_nothing() {
         );
     }
 }
+
+/// A chunk whose words have reached well into the audio the next chunk also
+/// hears is not decoded further: whisper.cpp opens no window for the rest.
+/// What it did decode is exactly what the whole chunk's decoding starts with.
+#[test]
+fn decoding_stops_where_the_next_chunk_takes_over() {
+    let (samples, _) = podcap::audio::load_16k_mono(&root().join("samples/sample.mp3")).unwrap();
+    let chunk = &samples[..55 * 16_000];
+    let engine = WhisperEngine::load(
+        &tiny_model(),
+        EngineOptions {
+            threads_per_job: 1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    use podcap::transcribe::Transcriber;
+    let last = engine.transcribe(chunk, None).unwrap();
+    let shared = engine.transcribe(chunk, Some(20 * 16_000)).unwrap();
+    let end_ms = |words: &[RecognizedWord]| words.last().map_or(0, |w| w.end_ms);
+    assert!(
+        end_ms(&last) > 50_000,
+        "the last chunk is decoded to its end: {last:?}"
+    );
+    assert!(
+        (21_000..30_000).contains(&end_ms(&shared)),
+        "one 30-s window, past the shared audio's first second: {shared:?}"
+    );
+    assert_eq!(shared[..], last[..shared.len()]);
+}

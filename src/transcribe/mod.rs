@@ -35,7 +35,14 @@ pub enum TranscribeError {
 
 /// A speech recognizer for one chunk of 16 kHz mono audio. Times are relative to the chunk.
 pub trait Transcriber: Sync {
-    fn transcribe(&self, samples_16k: &[f32]) -> Result<Vec<RecognizedWord>, TranscribeError>;
+    /// The next chunk hears the audio from `shared_from_sample` on (`None`:
+    /// this is the last chunk), so an engine whose words have reached well
+    /// into that part need not decode the rest.
+    fn transcribe(
+        &self,
+        samples_16k: &[f32],
+        shared_from_sample: Option<usize>,
+    ) -> Result<Vec<RecognizedWord>, TranscribeError>;
 }
 
 /// How to run the recognizer over a whole episode.
@@ -101,7 +108,10 @@ pub fn transcribe_stream<T: Send>(
                     if failure.lock().expect("failure slot").is_some() {
                         continue; // drain, so the producer is never blocked
                     }
-                    match engine.transcribe(&samples) {
+                    match engine.transcribe(
+                        &samples,
+                        c.next_audio_start_sample.map(|n| n - c.audio_start_sample),
+                    ) {
                         Ok(words) => {
                             drop(samples);
                             on_chunk_done((c.end_sample - c.start_sample) as f64 / 16_000.0);
@@ -160,7 +170,11 @@ mod tests {
     struct Onsets;
 
     impl Transcriber for Onsets {
-        fn transcribe(&self, samples_16k: &[f32]) -> Result<Vec<RecognizedWord>, TranscribeError> {
+        fn transcribe(
+            &self,
+            samples_16k: &[f32],
+            _shared_from_sample: Option<usize>,
+        ) -> Result<Vec<RecognizedWord>, TranscribeError> {
             Ok((0..samples_16k.len())
                 .filter(|&i| samples_16k[i] > 0.5 && (i == 0 || samples_16k[i - 1] <= 0.5))
                 .map(|i| RecognizedWord {

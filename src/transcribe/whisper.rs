@@ -248,12 +248,16 @@ impl Transcriber for WhisperEngine {
     /// own fallback to higher temperatures when a window's entropy or log
     /// probability fails. If the words still loop, the chunk is decoded again
     /// from temperature 0.4; if that loops too, each loop keeps one copy.
-    fn transcribe(&self, samples_16k: &[f32]) -> Result<Vec<RecognizedWord>, TranscribeError> {
-        let words = self.decode(samples_16k, 0.0)?;
+    fn transcribe(
+        &self,
+        samples_16k: &[f32],
+        shared_from_sample: Option<usize>,
+    ) -> Result<Vec<RecognizedWord>, TranscribeError> {
+        let words = self.decode(samples_16k, shared_from_sample, 0.0)?;
         if repetition_loop(&words).is_none() {
             return Ok(words);
         }
-        let again = self.decode(samples_16k, LOOP_RETRY_TEMPERATURE)?;
+        let again = self.decode(samples_16k, shared_from_sample, LOOP_RETRY_TEMPERATURE)?;
         Ok(if repetition_loop(&again).is_none() {
             again
         } else {
@@ -264,10 +268,62 @@ impl Transcriber for WhisperEngine {
 
 const LOOP_RETRY_TEMPERATURE: f32 = 0.4;
 
+/// How far past the start of the next chunk's audio this chunk's words must
+/// reach for decoding to stop (10 ms units). The next chunk's first words
+/// may be cut off by its start; [`super::chunk::stitch`] takes the rest from it.
+const SHARED_REACHED_CS: i64 = 100;
+
+/// Decides, before whisper.cpp encodes each 30-s window of a chunk, whether
+/// that window is needed. The first always is. whisper.cpp moves on to a new
+/// window from the last timestamp it decoded, so near the end of a chunk it
+/// opens one more for the few seconds of a sentence the audio cuts off: a
+/// whole encoder pass, on mostly padding, for words the next chunk decodes
+/// anyway. A further window is opened only while the words decoded so far
+/// end before the next chunk's audio starts (plus [`SHARED_REACHED_CS`]).
+struct WindowGate {
+    shared_from_cs: i64,
+    windows: u32,
+}
+
+unsafe extern "C" fn open_window(
+    ctx: *mut whisper_rs::whisper_rs_sys::whisper_context,
+    state: *mut whisper_rs::whisper_rs_sys::whisper_state,
+    user_data: *mut std::ffi::c_void,
+) -> bool {
+    use whisper_rs::whisper_rs_sys as sys;
+    // SAFETY: `user_data` is the `WindowGate` that `decode` keeps alive for the
+    // whole of `full`, and whisper.cpp calls this on that call's thread; `ctx`
+    // and `state` are whisper.cpp's own, only read here.
+    unsafe {
+        let gate = &mut *user_data.cast::<WindowGate>();
+        gate.windows += 1;
+        if gate.windows == 1 {
+            return true;
+        }
+        let n_segments = sys::whisper_full_n_segments_from_state(state);
+        if n_segments == 0 {
+            return true;
+        }
+        let last = n_segments - 1;
+        let eot = sys::whisper_token_eot(ctx);
+        // A trailing segment without a closing timestamp ends at its last
+        // timestamp, before its words; DTW times (-1 without DTW) say where they end.
+        let mut end_cs = sys::whisper_full_get_segment_t1_from_state(state, last);
+        for i in 0..sys::whisper_full_n_tokens_from_state(state, last) {
+            let data = sys::whisper_full_get_token_data_from_state(state, last, i);
+            if data.id < eot {
+                end_cs = end_cs.max(data.t_dtw);
+            }
+        }
+        end_cs < gate.shared_from_cs + SHARED_REACHED_CS
+    }
+}
+
 impl WhisperEngine {
     fn decode(
         &self,
         samples_16k: &[f32],
+        shared_from_sample: Option<usize>,
         temperature: f32,
     ) -> Result<Vec<RecognizedWord>, TranscribeError> {
         let engine_err = |detail: String| TranscribeError::Engine {
@@ -305,6 +361,17 @@ impl WhisperEngine {
         params.set_temperature(temperature);
         // Each chunk starts without text history.
         params.set_no_context(true);
+        let mut gate = WindowGate {
+            shared_from_cs: shared_from_sample.map_or(i64::MAX / 2, |s| (s / 160) as i64),
+            windows: 0,
+        };
+        // SAFETY: `gate` outlives `full` below, the only call that uses it.
+        unsafe {
+            params.set_start_encoder_callback(Some(open_window));
+            params.set_start_encoder_callback_user_data(
+                (&mut gate as *mut WindowGate).cast::<std::ffi::c_void>(),
+            );
+        }
         state
             .full(params, samples_16k)
             .map_err(|e| engine_err(e.to_string()))?;
