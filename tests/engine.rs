@@ -1,7 +1,7 @@
 //! The transcription engine on the real model: chunk edges and hallucination guards.
 
 use podcap::transcribe::whisper::{EngineOptions, WhisperEngine};
-use podcap::transcribe::{transcribe_samples, RecognizedWord, RunOptions};
+use podcap::transcribe::{transcribe_samples, RecognizedWord, RunOptions, Transcriber};
 
 use crate::util::*;
 
@@ -12,6 +12,17 @@ const RUN_ON: &str = "the farmer walks along the river to the market where peopl
     opens his shop to sell warm bread to the workers who build the new bridge across the \
     water near the station where the trains leave for the city every hour of the day and \
     the night until the last train comes home";
+
+fn one_thread_engine() -> WhisperEngine {
+    WhisperEngine::load(
+        &tiny_model(),
+        EngineOptions {
+            threads_per_job: 1,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
 
 fn normalized(words: &[RecognizedWord]) -> Vec<String> {
     words
@@ -49,14 +60,7 @@ fn chunk_edges_inside_words_lose_and_double_nothing() {
         &["-s", "170", "-w", wav.to_str().unwrap(), RUN_ON],
     );
     let (samples, _) = podcap::audio::load_16k_mono(&wav).unwrap();
-    let engine = WhisperEngine::load(
-        &tiny_model(),
-        EngineOptions {
-            threads_per_job: 1,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let engine = one_thread_engine();
 
     // A chunk length whose cuts (exact, no search) all fall where the speech is loud.
     let energy = |at: usize| {
@@ -124,15 +128,7 @@ fn chunk_edges_inside_words_lose_and_double_nothing() {
 fn decoding_stops_where_the_next_chunk_takes_over() {
     let (samples, _) = podcap::audio::load_16k_mono(&root().join("samples/sample.mp3")).unwrap();
     let chunk = &samples[..55 * 16_000];
-    let engine = WhisperEngine::load(
-        &tiny_model(),
-        EngineOptions {
-            threads_per_job: 1,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    use podcap::transcribe::Transcriber;
+    let engine = one_thread_engine();
     let last = engine.transcribe(chunk, None).unwrap();
     let shared = engine.transcribe(chunk, Some(20 * 16_000)).unwrap();
     let end_ms = |words: &[RecognizedWord]| words.last().map_or(0, |w| w.end_ms);

@@ -293,8 +293,8 @@ mod tests {
             let mut streamed = Vec::new();
             let mut joined = Vec::new();
             let mut c = Chunker::new(60.0, DEFAULT_SEARCH_S);
-            // Each chunk's audio is the signal from its audio start, with the
-            // overlap on both sides; the parts between cuts join up to the signal.
+            // Each chunk's audio is the signal from its audio start, with its
+            // lead and trail; the parts between cuts join up to the signal.
             let mut take = |ch: Chunk, samples: Vec<f32>| {
                 let audio_end = (ch.end_sample + (TRAIL_S * 16_000.0) as usize).min(s.len());
                 assert_eq!(samples, s[ch.audio_start_sample..audio_end]);
