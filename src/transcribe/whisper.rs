@@ -162,6 +162,20 @@ mod tests {
         assert!(
             repetition_loop(&said("the cat sat on the mat and the cat sat on the mat")).is_none()
         );
+        // A sentence-long loop, as tiny.en produced it on the sample.
+        let sentence = "The Soviet Union has been the most important part of the world.";
+        let looping = said(&format!(
+            "Uzbekistan, Soviet Union have been {}",
+            [sentence; 7].join(" ")
+        ));
+        let kept: Vec<String> = collapse_loops(looping)
+            .into_iter()
+            .map(|w| w.text)
+            .collect();
+        assert_eq!(
+            kept.join(" "),
+            format!("Uzbekistan, Soviet Union have been {sentence}")
+        );
     }
 
     #[test]
@@ -203,8 +217,11 @@ impl WordBuilder {
 /// A decoding loop: one phrase of up to `LOOP_MAX_PHRASE` words said over and
 /// over, at least `LOOP_MIN_COPIES` times and `LOOP_MIN_WORDS` words in all
 /// (people repeat themselves, but not like that). Returns the word range of
-/// the repetition and the phrase length.
-const LOOP_MAX_PHRASE: usize = 8;
+/// the repetition and the phrase length. A whole sentence can loop: decoding
+/// the first 10 minutes of the sample greedily, tiny.en said "The Soviet
+/// Union has been the most important part of the world." 7 times over 35 s
+/// of other speech.
+const LOOP_MAX_PHRASE: usize = 30;
 const LOOP_MIN_COPIES: usize = 4;
 const LOOP_MIN_WORDS: usize = 12;
 
