@@ -396,13 +396,11 @@ fn an_unfamiliar_voice_is_still_captioned() {
     tiny_model();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    tool(
-        "python3",
+    make_sample(
+        "sample.txt",
+        dir.path(),
+        "ep",
         &[
-            root().join("scripts/make-sample").to_str().unwrap(),
-            root().join("samples/sample.txt").to_str().unwrap(),
-            d,
-            "ep",
             "--max-seconds",
             "120",
             "--voice",

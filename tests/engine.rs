@@ -13,24 +13,27 @@ const RUN_ON: &str = "the farmer walks along the river to the market where peopl
     water near the station where the trains leave for the city every hour of the day and \
     the night until the last train comes home";
 
-fn one_thread_engine() -> WhisperEngine {
+fn one_thread_engine(beam_size: usize) -> WhisperEngine {
     WhisperEngine::load(
         &tiny_model(),
         EngineOptions {
             threads_per_job: 1,
+            beam_size,
             ..Default::default()
         },
     )
     .unwrap()
 }
 
-fn normalized(words: &[RecognizedWord]) -> Vec<String> {
-    words
-        .iter()
-        .flat_map(|w| w.text.split(|c: char| !c.is_alphanumeric()))
+/// Lowercase words without punctuation.
+fn tokens(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric())
         .filter(|t| !t.is_empty())
         .map(str::to_lowercase)
-        .collect()
+}
+
+fn normalized(words: &[RecognizedWord]) -> Vec<String> {
+    words.iter().flat_map(|w| tokens(&w.text)).collect()
 }
 
 /// Words of `truth` missing from `heard`, and words of `heard` not in `truth` (by LCS).
@@ -60,7 +63,7 @@ fn chunk_edges_inside_words_lose_and_double_nothing() {
         &["-s", "170", "-w", wav.to_str().unwrap(), RUN_ON],
     );
     let (samples, _) = podcap::audio::load_16k_mono(&wav).unwrap();
-    let engine = one_thread_engine();
+    let engine = one_thread_engine(EngineOptions::default().beam_size);
 
     // A chunk length whose cuts (exact, no search) all fall where the speech is loud.
     let energy = |at: usize| {
@@ -128,7 +131,7 @@ fn chunk_edges_inside_words_lose_and_double_nothing() {
 fn decoding_stops_where_the_next_chunk_takes_over() {
     let (samples, _) = podcap::audio::load_16k_mono(&root().join("samples/sample.mp3")).unwrap();
     let chunk = &samples[..55 * 16_000];
-    let engine = one_thread_engine();
+    let engine = one_thread_engine(EngineOptions::default().beam_size);
     let last = engine.transcribe(chunk, None).unwrap();
     let shared = engine.transcribe(chunk, Some(20 * 16_000)).unwrap();
     let end_ms = |words: &[RecognizedWord]| words.last().map_or(0, |w| w.end_ms);
@@ -141,4 +144,57 @@ fn decoding_stops_where_the_next_chunk_takes_over() {
         "one 30-s window, past the shared audio's first second: {shared:?}"
     );
     assert_eq!(shared[..], last[..shared.len()]);
+}
+
+/// A decoding loop on real audio: decoded greedily, the chunk of the
+/// episode around 400-440 s makes tiny.en say one 11-word sentence 7 times
+/// in place of 35 s of speech. The guard decodes it again, and the speech
+/// comes back.
+#[test]
+fn a_decoding_loop_is_decoded_again() {
+    let dir = tempfile::tempdir().unwrap();
+    make_sample(
+        "episode.txt",
+        dir.path(),
+        "ep",
+        &["--max-seconds", "520", "--formats", "mp3"],
+    );
+    let (samples, _) = podcap::audio::load_16k_mono(&dir.path().join("ep.mp3")).unwrap();
+    let chunks =
+        podcap::transcribe::chunk::plan(&samples, podcap::transcribe::chunk::DEFAULT_TARGET_S);
+    let at = |s: usize| s * 16_000;
+    let c = chunks
+        .iter()
+        .find(|c| c.start_sample <= at(420) && at(420) < c.end_sample)
+        .unwrap();
+    let audio_end = (c.end_sample + 8_000).min(samples.len());
+    let engine = one_thread_engine(1);
+    let words = engine
+        .transcribe(
+            &samples[c.audio_start_sample..audio_end],
+            c.next_audio_start_sample.map(|n| n - c.audio_start_sample),
+        )
+        .unwrap();
+
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("ep.truth.json")).unwrap())
+            .unwrap();
+    let (from_s, to_s) = (
+        c.start_sample as f64 / 16_000.0,
+        c.end_sample as f64 / 16_000.0,
+    );
+    let spoken: Vec<String> = truth["words"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| (from_s..to_s - 1.0).contains(&w["start_s"].as_f64().unwrap()))
+        .flat_map(|w| tokens(w["text"].as_str().unwrap()))
+        .collect();
+    let heard = normalized(&words);
+    let (missing, extra) = missing_and_extra(&spoken, &heard);
+    assert!(
+        missing * 5 <= spoken.len() && extra * 5 <= spoken.len(),
+        "{missing} of {} spoken words missing, {extra} extra: {heard:?}",
+        spoken.len()
+    );
 }

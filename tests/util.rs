@@ -53,6 +53,20 @@ pub fn tool(program: &str, args: &[&str]) {
     assert!(status.success(), "{program} {args:?} failed");
 }
 
+/// `scripts/make-sample` speaks `samples/<text>` into `dir` as `<name>.*`.
+pub fn make_sample(text: &str, dir: &Path, name: &str, args: &[&str]) {
+    let script = root().join("scripts/make-sample");
+    let text = root().join("samples").join(text);
+    let mut all = vec![
+        script.to_str().unwrap(),
+        text.to_str().unwrap(),
+        dir.to_str().unwrap(),
+        name,
+    ];
+    all.extend_from_slice(args);
+    tool("python3", &all);
+}
+
 /// One captioned run of the sample with every output (VTT, SRT, JSON, review
 /// page), shared by the tests that only read outputs.
 pub fn sample_outputs() -> &'static Path {
