@@ -522,6 +522,19 @@ static void whisper_batch_prep_legacy(whisper_batch & batch, const whisper_token
     batch.logits[n_tokens - 1] = 1;
 }
 
+// an allocator whose value-initialization is default-initialization: resizing a
+// std::vector<float> with it leaves the new elements unwritten
+template <typename T>
+struct whisper_uninit_allocator : std::allocator<T> {
+    template <typename U> struct rebind { using other = whisper_uninit_allocator<U>; };
+    whisper_uninit_allocator() = default;
+    template <typename U> whisper_uninit_allocator(const whisper_uninit_allocator<U> &) noexcept {}
+    template <typename U> void construct(U * p) noexcept { ::new (static_cast<void *>(p)) U; }
+    template <typename U, typename... Args> void construct(U * p, Args &&... args) {
+        ::new (static_cast<void *>(p)) U(std::forward<Args>(args)...);
+    }
+};
+
 // replace std::pair by using customized pair struct (reason: std::pair is very slow)
 template<typename A, typename B>
 struct whisper_pair {
@@ -882,8 +895,10 @@ struct whisper_state {
     std::vector<float> inp_mel;
     std::vector<float> inp_mask;
 
-    // decode output (2-dimensional array: [n_tokens][n_vocab])
-    std::vector<float> logits;
+    // decode output (2-dimensional array: [n_tokens][n_vocab]); only the rows a
+    // batch asked for are written, so new rows are left uninitialized instead of
+    // zeroed (a 224-token prompt would otherwise touch 46 MB with tiny)
+    std::vector<float, whisper_uninit_allocator<float>> logits;
 
     std::vector<whisper_segment> result_all;
 
@@ -2811,10 +2826,18 @@ static struct ggml_cgraph * whisper_build_graph_decoder(
                 model.d_ln_b);
     }
 
-    // compute logits only for the last token
-    // comment this line to compute logits for all n_tokens
-    // might be useful in the future
-    //cur = ggml_view_2d(ctx0, cur, cur->ne[0], 1, cur->nb[1], (cur->ne[1] - 1)*cur->nb[1]);
+    // compute logits only for the positions the batch asks for: the vocabulary
+    // projection of a whole prompt is most of a window start's decoding time
+    int n_outputs = 0;
+    for (int i = 0; i < n_tokens; ++i) {
+        n_outputs += batch.logits[i] != 0;
+    }
+    if (n_outputs < n_tokens) {
+        struct ggml_tensor * out_ids = ggml_new_tensor_1d(ctx0, GGML_TYPE_I32, n_outputs);
+        ggml_set_name(out_ids, "out_ids");
+        ggml_set_input(out_ids);
+        cur = ggml_get_rows(ctx0, cur, out_ids);
+    }
 
     struct ggml_tensor * logits = ggml_mul_mat(ctx0, model.d_te, cur);
 
@@ -2905,6 +2928,15 @@ static bool whisper_decode_internal(
             }
         }
 
+        if (struct ggml_tensor * out_ids = ggml_graph_get_tensor(gf, "out_ids")) {
+            for (int i = 0, j = 0; i < n_tokens; ++i) {
+                if (batch.logits[i] != 0) {
+                    const int32_t val = i;
+                    ggml_backend_tensor_set(out_ids, &val, (j++)*sizeof(int32_t), sizeof(int32_t));
+                }
+            }
+        }
+
         {
             struct ggml_tensor * KQ_mask = ggml_graph_get_tensor(gf, "KQ_mask");
 
@@ -2946,12 +2978,14 @@ static bool whisper_decode_internal(
         }
     }
 
+    // row i of logits_out is position i of the batch; rows not asked for are left as they were
     logits_out.resize(n_tokens*n_vocab);
-    for (int i = 0; i < n_tokens; i++) {
+    for (int i = 0, j = 0; i < n_tokens; i++) {
         if (batch.logits[i] == 0) {
             continue;
         }
-        ggml_backend_tensor_get(logits, logits_out.data() + (n_vocab*i), sizeof(float)*(n_vocab*i), sizeof(float)*n_vocab);
+        ggml_backend_tensor_get(logits, logits_out.data() + (n_vocab*i), sizeof(float)*(n_vocab*j), sizeof(float)*n_vocab);
+        j++;
     }
 
     if (batch.n_tokens > 1) {
@@ -7143,6 +7177,10 @@ int whisper_full_with_state(
 
                 whisper_batch_prep_legacy(state->batch, prompt.data(), prompt.size(), 0, 0);
 
+                // the no-speech probability is read at the SOT token (as OpenAI Whisper does)
+                const int i_sot = prompt.size() - prompt_init.size();
+                state->batch.logits[i_sot] = 1;
+
                 if (!whisper_decode_internal(*ctx, *state, state->batch, params.n_threads, false, params.abort_callback, params.abort_callback_user_data)) {
                     WHISPER_LOG_ERROR("%s: failed to decode\n", __func__);
                     return -8;
@@ -7152,11 +7190,12 @@ int whisper_full_with_state(
                 // This has to be done before any logit filtering. Hence we cannot use the probs from the whisper_process_logits.
                 {
                     const int n_logits = ctx->vocab.id_to_token.size();
+                    const std::vector<float> logits_sot(state->logits.begin() + i_sot*n_logits, state->logits.begin() + (i_sot + 1)*n_logits);
                     std::vector<float> logprobs(n_logits);
                     std::vector<float> probs(n_logits);
 
-                    whisper_compute_logprobs(state->logits, n_logits, logprobs);
-                    whisper_compute_probs(state->logits, n_logits, logprobs, probs);
+                    whisper_compute_logprobs(logits_sot, n_logits, logprobs);
+                    whisper_compute_probs(logits_sot, n_logits, logprobs, probs);
                     state->no_speech_prob = probs[whisper_token_nosp(ctx)];
                 }
 
