@@ -2175,32 +2175,27 @@ static struct ggml_cgraph * whisper_build_graph_encoder(
 
                 cur = ggml_reshape_2d(ctx0, cur, n_state, n_ctx);
             } else {
-                struct ggml_tensor * K =
-                    ggml_permute(ctx0,
-                            ggml_cast(ctx0,
-                                ggml_reshape_3d(ctx0, Kcur, n_state_head, n_head, n_ctx),
-                                wctx.itype),
-                            0, 2, 1, 3);
+                // f32 and contiguous, one head at a time: every product is then
+                // an sgemm for the BLAS backend (ggml multiplies f16 attention
+                // on its own, 17% of the time with tiny), and only one head's
+                // scores (9 MB with 1500 frames) are held at once
+                struct ggml_tensor * Qh = ggml_cont(ctx0, Q);
+                struct ggml_tensor * Kh = ggml_cont(ctx0,
+                        ggml_permute(ctx0, ggml_reshape_3d(ctx0, Kcur, n_state_head, n_head, n_ctx), 0, 2, 1, 3));
+                struct ggml_tensor * Vh = ggml_cont(ctx0,
+                        ggml_permute(ctx0, ggml_reshape_3d(ctx0, Vcur, n_state_head, n_head, n_ctx), 1, 2, 0, 3));
 
-                // K * Q
-                struct ggml_tensor * KQ = ggml_mul_mat(ctx0, K, Q);
+                cur = nullptr;
+                for (int h = 0; h < n_head; ++h) {
+                    struct ggml_tensor * K = ggml_view_2d(ctx0, Kh, n_state_head, n_ctx, Kh->nb[1], h*Kh->nb[2]);
+                    struct ggml_tensor * q = ggml_view_2d(ctx0, Qh, n_state_head, n_ctx, Qh->nb[1], h*Qh->nb[2]);
+                    struct ggml_tensor * V = ggml_view_2d(ctx0, Vh, n_ctx, n_state_head, Vh->nb[1], h*Vh->nb[2]);
 
-                struct ggml_tensor * KQ_soft_max = ggml_soft_max_ext(ctx0, KQ, nullptr, KQscale, 0.0f);
+                    struct ggml_tensor * KQ_soft_max = ggml_soft_max_ext(ctx0, ggml_mul_mat(ctx0, K, q), nullptr, KQscale, 0.0f);
+                    struct ggml_tensor * KQV = ggml_mul_mat(ctx0, V, KQ_soft_max);
 
-                struct ggml_tensor * V =
-                    ggml_cast(ctx0,
-                            ggml_permute(ctx0,
-                                ggml_reshape_3d(ctx0,
-                                    Vcur,
-                                    n_state_head, n_head, n_ctx),
-                                1, 2, 0, 3),
-                            wctx.itype);
-
-                struct ggml_tensor * KQV = ggml_mul_mat(ctx0, V, KQ_soft_max);
-
-                struct ggml_tensor * KQV_merged = ggml_permute(ctx0, KQV, 0, 2, 1, 3);
-
-                cur = ggml_cont_2d(ctx0, KQV_merged, n_state, n_ctx);
+                    cur = cur ? ggml_concat(ctx0, cur, KQV, 0) : KQV;
+                }
             }
         }
 
