@@ -8,4 +8,5 @@ mod browser;
 mod cli_errors;
 mod e2e;
 mod engine;
+mod engine_api;
 mod model;

@@ -5210,6 +5210,28 @@ unsafe extern "C" {
     ) -> ::std::os::raw::c_int;
 }
 unsafe extern "C" {
+    pub fn whisper_decode_logits_with_state(
+        ctx: *mut whisper_context,
+        state: *mut whisper_state,
+        tokens: *const whisper_token,
+        n_tokens: ::std::os::raw::c_int,
+        n_past: ::std::os::raw::c_int,
+        first_logits: ::std::os::raw::c_int,
+        n_threads: ::std::os::raw::c_int,
+    ) -> ::std::os::raw::c_int;
+}
+unsafe extern "C" {
+    pub fn whisper_dtw_timestamps_with_state(
+        ctx: *mut whisper_context,
+        state: *mut whisper_state,
+        tokens: *const whisper_token,
+        n_tokens: ::std::os::raw::c_int,
+        n_frames: ::std::os::raw::c_int,
+        n_threads: ::std::os::raw::c_int,
+        t_dtw: *mut i64,
+    ) -> ::std::os::raw::c_int;
+}
+unsafe extern "C" {
     pub fn whisper_tokenize(
         ctx: *mut whisper_context,
         text: *const ::std::os::raw::c_char,

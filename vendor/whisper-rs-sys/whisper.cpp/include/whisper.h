@@ -339,6 +339,36 @@ extern "C" {
                                int   n_past,
                                int   n_threads);
 
+    // [podcap] whisper_decode_with_state, keeping the logits of every token from
+    // tokens[first_logits] on: row i of whisper_get_logits_from_state() is then
+    // the next-token distribution after tokens[i] (rows before first_logits are
+    // not computed). For verifying a run of draft tokens in one batch.
+    // Returns 0 on success, -1 on bad arguments, 1 if decoding failed.
+    WHISPER_API int whisper_decode_logits_with_state(
+            struct whisper_context * ctx,
+              struct whisper_state * state,
+               const whisper_token * tokens,
+                               int   n_tokens,
+                               int   n_past,
+                               int   first_logits,
+                               int   n_threads);
+
+    // [podcap] DTW token timestamps for the text tokens `tokens` (no special
+    // tokens) read from the state's current encoder output, computed as
+    // whisper_full computes them for a window's segments: t_dtw[i] (10-ms
+    // units from the window's start, as whisper_token_data.t_dtw) is about
+    // where token i ends. n_frames: the window's frames of audio (at most
+    // 2 x n_audio_ctx). Needs a context made with dtw_token_timestamps; clears
+    // the state's decoder cache and logits. Returns 0 on success, -1 on bad arguments.
+    WHISPER_API int whisper_dtw_timestamps_with_state(
+            struct whisper_context * ctx,
+              struct whisper_state * state,
+               const whisper_token * tokens,
+                               int   n_tokens,
+                               int   n_frames,
+                               int   n_threads,
+                           int64_t * t_dtw);
+
     // Convert the provided text into tokens.
     // The tokens pointer must be large enough to hold the resulting tokens.
     // Returns the number of tokens on success, no more than n_max_tokens

@@ -3974,6 +3974,27 @@ int whisper_decode_with_state(struct whisper_context * ctx, struct whisper_state
     return 0;
 }
 
+int whisper_decode_logits_with_state(struct whisper_context * ctx, struct whisper_state * state, const whisper_token * tokens, int n_tokens, int n_past, int first_logits, int n_threads) {
+    if (n_tokens < 1 || n_past < 0 || n_past + n_tokens > ctx->model.hparams.n_text_ctx || first_logits < 0 || first_logits >= n_tokens) {
+        WHISPER_LOG_ERROR("%s: bad arguments: n_tokens = %d, n_past = %d, first_logits = %d\n", __func__, n_tokens, n_past, first_logits);
+        return -1;
+    }
+
+    whisper_batch_prep_legacy(state->batch, tokens, n_tokens, n_past, 0);
+    for (int i = first_logits; i < n_tokens; ++i) {
+        state->batch.logits[i] = 1;
+    }
+
+    whisper_kv_cache_seq_rm(state->kv_self, 0, n_past, -1);
+
+    if (!whisper_decode_internal(*ctx, *state, state->batch, n_threads, false, nullptr, nullptr)) {
+        WHISPER_LOG_ERROR("%s: failed to eval\n", __func__);
+        return 1;
+    }
+
+    return 0;
+}
+
 int whisper_decode(struct whisper_context * ctx, const whisper_token * tokens, int n_tokens, int n_past, int n_threads) {
     if (ctx->state == nullptr) {
         WHISPER_LOG_ERROR("%s: ERROR state was not loaded.\n", __func__);
@@ -8833,16 +8854,20 @@ static void median_filter(struct ggml_tensor * dst , const struct ggml_tensor * 
     }
 }
 
-static void whisper_exp_compute_token_level_timestamps_dtw(
+// DTW times of the text tokens `text`, decoded after the SOT sequence from the
+// state's current encoder output: times[i], in 10-ms units from `seek`, is about
+// where token i ends (times of tokens the path does not reach are left as they are)
+static void whisper_dtw_token_times(
             struct whisper_context * ctx,
               struct whisper_state * state,
-        struct whisper_full_params   params,
-                               int   i_segment,
-                            size_t   n_segments,
+               const whisper_token * text,
+                               int   n_text,
+                               int   lang_id,
                                int   seek,
                                int   n_frames,
                                int   medfilt_width,
-                               int   n_threads)
+                               int   n_threads,
+                           int64_t * times)
 {
     const int n_audio_ctx = state->exp_n_audio_ctx > 0 ? state->exp_n_audio_ctx : ctx->model.hparams.n_audio_ctx;
     WHISPER_ASSERT(medfilt_width % 2);
@@ -8863,21 +8888,11 @@ static void whisper_exp_compute_token_level_timestamps_dtw(
     // sot + [lang] + text result + eot
     std::vector<whisper_token> tokens = { whisper_token_sot(ctx), };
     if (whisper_is_multilingual(ctx)) {
-        const int lang_id = whisper_lang_id(params.language);
-        state->lang_id = lang_id;
         tokens.push_back(whisper_token_lang(ctx, lang_id));
     }
     const size_t sot_sequence_length = tokens.size();
     tokens.push_back(whisper_token_not(ctx));
-    for (size_t i = i_segment; i < i_segment + n_segments; ++i) {
-        auto & segment = state->result_all[i];
-        for (auto &t: segment.tokens) {
-            // Only text tokens
-            if (t.id < whisper_token_eot(ctx)) {
-                tokens.push_back(t.id);
-            }
-        }
-    }
+    tokens.insert(tokens.end(), text, text + n_text);
     tokens.push_back(whisper_token_eot(ctx));
 
     // Get result tokens, pass then along to decoder to get cross attention QKs
@@ -8954,31 +8969,53 @@ static void whisper_exp_compute_token_level_timestamps_dtw(
 
     ggml_tensor * alignment = dtw_and_backtrace(gctx, w);
 
-    // Place timestamps on segments
     int32_t last_v = 0;
-    auto seg_i = state->result_all.begin() + i_segment;
-    auto tok_i = seg_i->tokens.begin();
-    for (int i = 0; i < alignment->ne[1]; ++i) {
+    for (int i = 0, k = 0; i < alignment->ne[1] && k < n_text; ++i) {
         int32_t v = whisper_get_i32_nd(alignment, 0, i, 0, 0);
         if (v != last_v) {
             int32_t time_index = whisper_get_i32_nd(alignment, 1, i, 0, 0);
-            int64_t timestamp = (time_index * 2) + seek; // Each index on DTW result = 20mS audio
+            times[k++] = (time_index * 2) + seek; // Each index on DTW result = 20mS audio
             last_v = v;
+        }
+    }
 
-            // Skip non-text tokens
-            while (!(tok_i->id < whisper_token_eot(ctx))) {
-                ++tok_i;
-                if (tok_i == seg_i->tokens.end()) {
-                    ++seg_i;
-                    tok_i = seg_i->tokens.begin();
-                }
+    ggml_free(gctx);
+}
+
+static void whisper_exp_compute_token_level_timestamps_dtw(
+            struct whisper_context * ctx,
+              struct whisper_state * state,
+        struct whisper_full_params   params,
+                               int   i_segment,
+                            size_t   n_segments,
+                               int   seek,
+                               int   n_frames,
+                               int   medfilt_width,
+                               int   n_threads)
+{
+    if (whisper_is_multilingual(ctx)) {
+        state->lang_id = whisper_lang_id(params.language);
+    }
+
+    // Only text tokens
+    std::vector<whisper_token> text;
+    for (size_t i = i_segment; i < i_segment + n_segments; ++i) {
+        for (auto & t : state->result_all[i].tokens) {
+            if (t.id < whisper_token_eot(ctx)) {
+                text.push_back(t.id);
             }
+        }
+    }
 
-            tok_i->t_dtw = timestamp;
-            ++tok_i;
-            if (tok_i == seg_i->tokens.end()) {
-                ++seg_i;
-                tok_i = seg_i->tokens.begin();
+    std::vector<int64_t> times(text.size(), -1);
+    whisper_dtw_token_times(ctx, state, text.data(), text.size(), state->lang_id, seek, n_frames, medfilt_width, n_threads, times.data());
+
+    // Place timestamps on segments
+    size_t k = 0;
+    for (size_t i = i_segment; i < i_segment + n_segments; ++i) {
+        for (auto & t : state->result_all[i].tokens) {
+            if (t.id < whisper_token_eot(ctx) && times[k++] != -1) {
+                t.t_dtw = times[k - 1];
             }
         }
     }
@@ -8992,8 +9029,34 @@ static void whisper_exp_compute_token_level_timestamps_dtw(
         }
         fprintf(stderr, "\n");
     }*/
+}
 
-    ggml_free(gctx);
+int whisper_dtw_timestamps_with_state(
+        struct whisper_context * ctx,
+          struct whisper_state * state,
+           const whisper_token * tokens,
+                           int   n_tokens,
+                           int   n_frames,
+                           int   n_threads,
+                       int64_t * t_dtw) {
+    const int n_audio_ctx = state->exp_n_audio_ctx > 0 ? state->exp_n_audio_ctx : ctx->model.hparams.n_audio_ctx;
+    if (!ctx->params.dtw_token_timestamps || ctx->params.dtw_aheads_preset == WHISPER_AHEADS_NONE || n_tokens < 1 || n_tokens + 4 > ctx->model.hparams.n_text_ctx ||
+            n_frames < 2 || n_frames > 2*n_audio_ctx) {
+        WHISPER_LOG_ERROR("%s: bad arguments (DTW %s): n_tokens = %d, n_frames = %d\n", __func__,
+                ctx->params.dtw_token_timestamps ? "on" : "off", n_tokens, n_frames);
+        return -1;
+    }
+    for (int i = 0; i < n_tokens; ++i) {
+        if (tokens[i] < 0 || tokens[i] >= whisper_token_eot(ctx)) {
+            WHISPER_LOG_ERROR("%s: token %d (%d) is not a text token\n", __func__, i, tokens[i]);
+            return -1;
+        }
+        t_dtw[i] = -1;
+    }
+
+    whisper_dtw_token_times(ctx, state, tokens, n_tokens, state->lang_id, 0, n_frames, 7, n_threads, t_dtw);
+
+    return 0;
 }
 
 void whisper_log_set(ggml_log_callback log_callback, void * user_data) {
