@@ -146,10 +146,14 @@ fn decoding_stops_where_the_next_chunk_takes_over() {
     assert_eq!(shared[..], last[..shared.len()]);
 }
 
-/// A decoding loop on real audio: decoded greedily, the chunk of the
-/// episode around 400-440 s makes tiny.en say one 11-word sentence 7 times
-/// in place of 35 s of speech. The guard decodes it again, and the speech
-/// comes back.
+/// A decoding loop on real audio: decoded greedily by the crates.io
+/// whisper.cpp, the chunk of the episode around 400-440 s made tiny.en say
+/// one 11-word sentence 7 times in place of 35 s of speech, and the guard
+/// decoded it again. podcap's whisper.cpp (f32 encoder attention, patch 0003)
+/// decodes this chunk without a loop, so this test now asks only that the
+/// speech is there: at most a fifth of it missing (a loop loses most of it)
+/// and at most a quarter extra (a loop kept would add 60 words or more);
+/// the guard's logic itself is unit-tested in `transcribe::whisper`.
 #[test]
 fn a_decoding_loop_is_decoded_again() {
     let dir = tempfile::tempdir().unwrap();
@@ -179,21 +183,22 @@ fn a_decoding_loop_is_decoded_again() {
     let truth: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("ep.truth.json")).unwrap())
             .unwrap();
+    // Everything the chunk hears, its lead and trail included.
     let (from_s, to_s) = (
-        c.start_sample as f64 / 16_000.0,
-        c.end_sample as f64 / 16_000.0,
+        c.audio_start_sample as f64 / 16_000.0,
+        audio_end as f64 / 16_000.0,
     );
     let spoken: Vec<String> = truth["words"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|w| (from_s..to_s - 1.0).contains(&w["start_s"].as_f64().unwrap()))
+        .filter(|w| (from_s..to_s - 0.5).contains(&w["start_s"].as_f64().unwrap()))
         .flat_map(|w| tokens(w["text"].as_str().unwrap()))
         .collect();
     let heard = normalized(&words);
     let (missing, extra) = missing_and_extra(&spoken, &heard);
     assert!(
-        missing * 5 <= spoken.len() && extra * 5 <= spoken.len(),
+        missing * 5 <= spoken.len() && extra * 4 <= spoken.len(),
         "{missing} of {} spoken words missing, {extra} extra: {heard:?}",
         spoken.len()
     );
