@@ -27,6 +27,9 @@ pub enum Command {
     /// Align again from an earlier run's JSON (no model run), e.g. after
     /// editing the transcript.
     Align(AlignArgs),
+    /// Check a published transcript against its episode, for CI: exit 0
+    /// passes, 1 below a threshold, 2 could not check.
+    Check(CheckArgs),
     /// Decode an episode to 16 kHz mono WAV: what podcap hears.
     Audio(AudioArgs),
     /// Manage Whisper models.
@@ -44,9 +47,6 @@ pub struct CaptionArgs {
     /// captions come from the recognized text.
     #[arg(long, short)]
     pub transcript: Option<PathBuf>,
-    /// Model name (tiny.en, base) or path to a ggml model file.
-    #[arg(long, short, default_value = podcap::model::DEFAULT_MODEL)]
-    pub model: String,
     /// Output folder.
     #[arg(long, short, default_value = ".")]
     pub out: PathBuf,
@@ -57,6 +57,18 @@ pub struct CaptionArgs {
     /// confidence, with an audio player and the disagreements, for a producer.
     #[arg(long)]
     pub review: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    #[command(flatten)]
+    pub cues: CueArgs,
+}
+
+/// How the model runs.
+#[derive(Debug, Args)]
+pub struct EngineArgs {
+    /// Model name (tiny.en, base) or path to a ggml model file [default: tiny.en].
+    #[arg(long, short)]
+    pub model: Option<String>,
     /// Chunks transcribed at once [default: one per core].
     #[arg(long)]
     pub jobs: Option<usize>,
@@ -72,12 +84,76 @@ pub struct CaptionArgs {
     /// Beam search width (1 = greedy: faster, less accurate).
     #[arg(long, default_value_t = 5)]
     pub beam_size: usize,
+}
+
+/// How captions are cut.
+#[derive(Debug, Args)]
+pub struct CueArgs {
     /// Maximum characters per caption line.
     #[arg(long, default_value_t = 42)]
     pub max_line_chars: usize,
     /// Target reading speed, characters per second (17 or 20 are common).
     #[arg(long, default_value_t = 17.0)]
     pub max_cps: f64,
+}
+
+impl CueArgs {
+    pub fn to_options(&self) -> podcap::captions::CueOptions {
+        podcap::captions::CueOptions {
+            max_chars_per_line: self.max_line_chars,
+            max_chars_per_s: self.max_cps,
+            ..Default::default()
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit status: 0 every transcript passes, 1 a transcript is below a threshold, 2 podcap could not check (the message names the file and the fix)."
+)]
+pub struct CheckArgs {
+    /// The episode audio, or a catalog of episodes: a folder (audio files
+    /// with the transcripts of the same name) or a manifest (.csv or .jsonl
+    /// with the columns id, audio, transcript), as `podcap batch` reads.
+    pub episode: PathBuf,
+    /// The published transcript (for one episode; a catalog names its own).
+    #[arg(long, short)]
+    pub transcript: Option<PathBuf>,
+    /// Highest word error rate that passes (0.05 = 5%), counting what the
+    /// transcript gets wrong, not the recognizer's slips.
+    #[arg(long, default_value_t = 0.05)]
+    pub max_wer: f64,
+    /// Most seconds of transcript text the audio may lack (the time its
+    /// speakers would take to say it).
+    #[arg(long, default_value_t = 10.0)]
+    pub max_unspoken_s: f64,
+    /// Most seconds of speech the transcript may lack (a sponsor read, an ad-lib, a repeat).
+    #[arg(long, default_value_t = 30.0)]
+    pub max_unscripted_s: f64,
+    /// Report format on standard output.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    pub format: CheckFormat,
+    /// Also write the report as JUnit XML to this file, for the CI's test view.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Check against the JSON of an earlier `podcap caption` run of this
+    /// audio instead of running the model; for a catalog, a folder of ID.json.
+    #[arg(long)]
+    pub from_json: Option<PathBuf>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckFormat {
+    /// A summary line per episode, then its findings, worst first.
+    Human,
+    /// Everything, in a versioned schema (README, "podcap check").
+    Json,
+    /// JUnit XML: a test case per episode and threshold.
+    Junit,
+    /// GitHub Actions annotations on the transcript's lines.
+    Github,
 }
 
 #[derive(Debug, Args)]
@@ -93,12 +169,8 @@ pub struct AlignArgs {
     /// Output formats, comma separated: vtt, srt, json, review.
     #[arg(long, default_value = "vtt,srt,json", value_delimiter = ',')]
     pub formats: Vec<String>,
-    /// Maximum characters per caption line.
-    #[arg(long, default_value_t = 42)]
-    pub max_line_chars: usize,
-    /// Target reading speed, characters per second.
-    #[arg(long, default_value_t = 17.0)]
-    pub max_cps: f64,
+    #[command(flatten)]
+    pub cues: CueArgs,
 }
 
 #[derive(Debug, Args)]
@@ -126,30 +198,28 @@ pub enum ModelCommand {
     List,
 }
 
-impl CaptionArgs {
+impl EngineArgs {
+    /// Caption options for `episode` (+ `transcript`) with this engine.
     pub fn to_options(
         &self,
         models_dir: &std::path::Path,
+        episode: &std::path::Path,
+        transcript: Option<&std::path::Path>,
     ) -> Result<podcap::CaptionOptions, podcap::Error> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let jobs = self.jobs.unwrap_or(cores).max(1);
         // One thread per chunk: 2 jobs x 1 thread measured faster than 1 x 2
         // on 2 cores, and a fixed thread count keeps the output independent of --jobs.
         let threads = self.threads.unwrap_or(1).max(1);
-        let model_path = podcap::model::resolve(models_dir, &self.model)?;
+        let model_name = self.model_name().to_string();
+        let model_path = podcap::model::resolve(models_dir, &model_name)?;
         Ok(podcap::CaptionOptions {
-            episode: self.episode.clone(),
-            transcript: self.transcript.clone(),
+            episode: episode.to_path_buf(),
+            transcript: transcript.map(std::path::Path::to_path_buf),
             model_path,
-            model_name: self.model.clone(),
-            out_dir: self.out.clone(),
-            formats: {
-                let mut f = self.formats.clone();
-                if self.review && !f.iter().any(|x| x == "review") {
-                    f.push("review".into());
-                }
-                f
-            },
+            model_name,
+            out_dir: ".".into(),
+            formats: Vec::new(),
             run: podcap::transcribe::RunOptions {
                 jobs,
                 ..Default::default()
@@ -159,11 +229,33 @@ impl CaptionArgs {
                 language: self.language.clone(),
                 beam_size: self.beam_size.max(1),
             },
-            cues: podcap::captions::CueOptions {
-                max_chars_per_line: self.max_line_chars,
-                max_chars_per_s: self.max_cps,
-                ..Default::default()
-            },
+            cues: Default::default(),
+        })
+    }
+
+    pub fn model_name(&self) -> &str {
+        self.model
+            .as_deref()
+            .unwrap_or(podcap::model::DEFAULT_MODEL)
+    }
+}
+
+impl CaptionArgs {
+    pub fn to_options(
+        &self,
+        models_dir: &std::path::Path,
+    ) -> Result<podcap::CaptionOptions, podcap::Error> {
+        let mut formats = self.formats.clone();
+        if self.review && !formats.iter().any(|x| x == "review") {
+            formats.push("review".into());
+        }
+        Ok(podcap::CaptionOptions {
+            out_dir: self.out.clone(),
+            formats,
+            cues: self.cues.to_options(),
+            ..self
+                .engine
+                .to_options(models_dir, &self.episode, self.transcript.as_deref())?
         })
     }
 }

@@ -7,6 +7,8 @@ pub enum Error {
     #[error(transparent)]
     Audio(#[from] crate::audio::AudioError),
     #[error(transparent)]
+    Catalog(#[from] crate::catalog::CatalogError),
+    #[error(transparent)]
     Model(#[from] crate::model::ModelError),
     #[error(transparent)]
     Transcribe(#[from] crate::transcribe::TranscribeError),

@@ -9,6 +9,7 @@
 pub mod align;
 pub mod audio;
 pub mod captions;
+pub mod catalog;
 pub mod check;
 pub mod error;
 pub mod fsutil;

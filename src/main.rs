@@ -1,7 +1,9 @@
-//! podcap: parse arguments, run, print results; exit 0 ok, 2 error.
+//! podcap: parse arguments, run, print results; exit 0 ok, 1 a check
+//! failed (`podcap check`), 2 error.
 
 mod cli;
-mod report;
+mod commands;
+mod terminal;
 
 use std::process::ExitCode;
 
@@ -26,7 +28,7 @@ fn main() -> ExitCode {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
     }
     let cli = cli::Cli::parse();
-    match report::run(cli) {
+    match commands::run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");

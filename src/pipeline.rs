@@ -34,6 +34,10 @@ pub struct CaptionOptions {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct EpisodeInfo {
     pub path: String,
+    /// Of the audio file's bytes (empty in reports of podcap before 0.1.0's
+    /// schema 2): `podcap check --from-json` refuses a report of other audio.
+    #[serde(default)]
+    pub sha256: String,
     #[serde(flatten)]
     pub audio: AudioInfo,
 }
@@ -44,6 +48,9 @@ pub struct EpisodeInfo {
 pub struct ModelReport {
     pub name: String,
     pub path: String,
+    /// Of the ggml model file.
+    #[serde(default)]
+    pub sha256: String,
     pub beam_size: usize,
     pub language: String,
 }
@@ -51,6 +58,8 @@ pub struct ModelReport {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TranscriptReport {
     pub path: String,
+    /// Of the transcript file's bytes.
+    pub sha256: String,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -72,6 +81,8 @@ pub struct Timings {
     /// Decoding and transcription (they overlap).
     pub transcribe_ms: u64,
     pub align_ms: u64,
+    /// Asking the model about the disagreements ([`verify`]).
+    pub verify_ms: u64,
     /// `transcribe_ms` / audio duration.
     pub realtime_factor: f64,
 }
@@ -95,7 +106,8 @@ pub struct Report {
     pub timings: Timings,
 }
 
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: the SHA-256 of the audio, model and transcript.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// What was written.
 #[derive(Debug, Clone)]
@@ -125,27 +137,66 @@ fn output_stem(episode: &Path) -> String {
         .unwrap_or_else(|| "episode".into())
 }
 
+/// A loaded model and what identifies it in reports.
+pub struct Engine {
+    pub whisper: whisper::WhisperEngine,
+    /// Of the model file.
+    pub model_sha256: String,
+}
+
+/// Loads the model of `options` (after checking it), for [`analyze_with`].
+pub fn load_engine(options: &CaptionOptions) -> Result<Engine, Error> {
+    crate::model::inspect(&options.model_path)?;
+    let model_sha256 =
+        crate::fsutil::sha256_file(&options.model_path).map_err(crate::model::ModelError::from)?;
+    Ok(Engine {
+        whisper: whisper::WhisperEngine::load(&options.model_path, options.engine.clone())?,
+        model_sha256,
+    })
+}
+
 /// Recognizes, aligns and builds cues; no files are written.
 pub fn analyze(options: &CaptionOptions, progress: &dyn Progress) -> Result<Report, Error> {
     // Cheap checks first, so a bad input fails before the slow part.
+    check_inputs(options)?;
+    progress.stage("loading model");
+    let engine = load_engine(options)?;
+    analyze_with(&engine, options, progress)
+}
+
+/// Reads the transcript and probes the audio: what fails in a moment.
+fn check_inputs(
+    options: &CaptionOptions,
+) -> Result<(Option<transcript::Transcript>, Option<f64>), Error> {
     let transcript = options
         .transcript
         .as_deref()
         .map(transcript::read)
         .transpose()?;
-    crate::model::inspect(&options.model_path)?;
     let announced_s = audio::probe(&options.episode)?;
+    Ok((transcript, announced_s))
+}
 
-    progress.stage("loading model");
-    let engine = whisper::WhisperEngine::load(&options.model_path, options.engine.clone())?;
-
+/// [`analyze`] with a loaded model (one load for many episodes); the model
+/// must be the one `options` names, which the report records.
+pub fn analyze_with(
+    engine: &Engine,
+    options: &CaptionOptions,
+    progress: &dyn Progress,
+) -> Result<Report, Error> {
+    let (transcript, announced_s) = check_inputs(options)?;
+    let audio_sha256 =
+        crate::fsutil::sha256_file(&options.episode).map_err(|e| audio::AudioError::Open {
+            path: options.episode.clone(),
+            detail: e.to_string(),
+        })?;
     // Decoding feeds transcription as it goes: the episode is never held whole.
     progress.stage("transcribing");
     progress.start_audio(announced_s.unwrap_or(0.0));
     let t = Instant::now();
     let episode = options.episode.clone();
     let (recognized, decoded) = transcribe::transcribe_stream(
-        &engine,
+        &engine.whisper,
         options.run,
         move |push| {
             let mut samples = 0usize;
@@ -164,11 +215,13 @@ pub fn analyze(options: &CaptionOptions, progress: &dyn Progress) -> Result<Repo
     let mut report = build_report(
         EpisodeInfo {
             path: options.episode.display().to_string(),
+            sha256: audio_sha256,
             audio: audio_info,
         },
         ModelReport {
             name: options.model_name.clone(),
             path: options.model_path.display().to_string(),
+            sha256: engine.model_sha256.clone(),
             beam_size: options.engine.beam_size,
             language: options.engine.language.clone(),
         },
@@ -177,13 +230,107 @@ pub fn analyze(options: &CaptionOptions, progress: &dyn Progress) -> Result<Repo
         (duration_s * 1000.0) as u64,
         &options.cues,
     );
+    if report.transcript.is_some() {
+        progress.stage("verifying");
+        let t = Instant::now();
+        verify(
+            &engine.whisper,
+            &options.episode,
+            options.run.jobs,
+            &mut report.words,
+        )?;
+        report.substitutions = align::substitutions(&report.words);
+        report.timings.verify_ms = t.elapsed().as_millis() as u64;
+    }
     report.timings.transcribe_ms = transcribe_ms;
     report.timings.realtime_factor = transcribe_ms as f64 / 1000.0 / duration_s.max(1e-9);
     Ok(report)
 }
 
+/// Asks the model about the transcript where the recognized words disagree
+/// with it ([`align::verify`]): the audio is decoded again, and `jobs`
+/// workers force each window's transcript text through the decoder,
+/// holding at most about `2 * jobs` windows of audio at once. The margins
+/// do not depend on `jobs`: each window is decoded on its own.
+pub fn verify(
+    engine: &dyn transcribe::Transcriber,
+    episode: &Path,
+    jobs: usize,
+    words: &mut [align::AlignedWord],
+) -> Result<(), Error> {
+    use std::sync::{mpsc, Mutex};
+    type Margins = Result<Option<Vec<Option<f32>>>, transcribe::TranscribeError>;
+    let windows = align::verify::plan(words);
+    if windows.is_empty() {
+        return Ok(());
+    }
+    let texts: Vec<Vec<&str>> = windows
+        .iter()
+        .map(|w| w.words.iter().map(|&i| words[i].text.as_str()).collect())
+        .collect();
+    let sample_at = |ms: u64| (ms * audio::SAMPLE_RATE_HZ as u64 / 1000) as usize;
+    let results: Mutex<Vec<Option<Margins>>> =
+        Mutex::new((0..windows.len()).map(|_| None).collect());
+    let jobs = jobs.max(1);
+    let (tx, rx) = mpsc::sync_channel::<(usize, Vec<f32>)>(jobs);
+    let rx = Mutex::new(rx);
+    let decoded = std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| loop {
+                let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                let Ok((k, samples)) = next else { break };
+                let margins = engine.score_words(&samples, &texts[k]);
+                results.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(margins);
+            });
+        }
+        let mut next = 0;
+        let mut open: Vec<(usize, Vec<f32>)> = Vec::new();
+        let mut seen = 0usize;
+        let decoded = audio::stream_16k_mono(episode, &mut |block| {
+            let block_start = seen;
+            seen += block.len();
+            while next < windows.len() && sample_at(windows[next].start_ms) < seen {
+                open.push((next, Vec::new()));
+                next += 1;
+            }
+            for (k, buf) in open.iter_mut() {
+                let lo = sample_at(windows[*k].start_ms).max(block_start);
+                let hi = sample_at(windows[*k].end_ms).min(seen);
+                if lo < hi {
+                    buf.extend_from_slice(&block[lo - block_start..hi - block_start]);
+                }
+            }
+            open.retain_mut(|(k, buf)| {
+                if sample_at(windows[*k].end_ms) > seen {
+                    return true;
+                }
+                // A worker that failed still drains the queue; sending only fails
+                // if every worker is gone, and then nothing is waiting for it.
+                let _ = tx.send((*k, std::mem::take(buf)));
+                false
+            });
+        });
+        // Audio that ends before a window does: what there is of it.
+        for (k, buf) in open.drain(..) {
+            let _ = tx.send((k, buf));
+        }
+        drop(tx);
+        decoded
+    });
+    decoded?;
+    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    for (window, margins) in windows.iter().zip(results) {
+        match margins {
+            Some(Ok(Some(m))) => align::verify::apply(words, window, &m),
+            Some(Err(e)) => return Err(e.into()),
+            Some(Ok(None)) | None => {}
+        }
+    }
+    Ok(())
+}
+
 /// Aligns recognized words to the transcript (if any) and builds the cues.
-fn build_report(
+pub(crate) fn build_report(
     episode: EpisodeInfo,
     model: ModelReport,
     transcript: Option<&transcript::Transcript>,
@@ -221,6 +368,7 @@ fn build_report(
         model,
         transcript: transcript.map(|t| TranscriptReport {
             path: t.path.display().to_string(),
+            sha256: t.sha256.clone(),
         }),
         words: alignment.words,
         cues,
@@ -243,6 +391,16 @@ struct SavedRecognition {
     model: ModelReport,
     recognized: Vec<RecognizedWord>,
     stats: SavedStats,
+    /// The saved alignment: its verification margins are reused.
+    #[serde(default)]
+    words: Vec<SavedWord>,
+}
+
+#[derive(serde::Deserialize)]
+struct SavedWord {
+    text: String,
+    start_ms: Option<u64>,
+    margin: Option<f32>,
 }
 
 #[derive(serde::Deserialize)]
@@ -261,6 +419,22 @@ pub fn realign(
     cue_options: &CueOptions,
 ) -> Result<CaptionOutcome, Error> {
     let formats = parse_formats(formats)?;
+    let transcript = transcript::read(transcript_path)?;
+    check_output_dir(out_dir)?;
+    let report = realign_report(report_json, &transcript, cue_options)?;
+    let stem = output_stem(Path::new(&report.episode.path));
+    let written = write_outputs(&report, out_dir, &stem, &formats)?;
+    Ok(CaptionOutcome { report, written })
+}
+
+/// The report of [`realign`], in memory: the saved recognition of
+/// `report_json` aligned to `transcript`. The episode and model it records
+/// are the saved run's.
+pub fn realign_report(
+    report_json: &Path,
+    transcript: &transcript::Transcript,
+    cue_options: &CueOptions,
+) -> Result<Report, Error> {
     let bad = |detail: String| {
         Error::Usage(format!(
             "'{}' is not a podcap JSON report: {detail}; run podcap caption first",
@@ -269,19 +443,30 @@ pub fn realign(
     };
     let bytes = std::fs::read(report_json).map_err(|e| bad(e.to_string()))?;
     let saved: SavedRecognition = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
-    let transcript = transcript::read(transcript_path)?;
-    check_output_dir(out_dir)?;
-    let report = build_report(
+    let mut report = build_report(
         saved.episode,
         saved.model,
-        Some(&transcript),
+        Some(transcript),
         saved.recognized,
         saved.stats.audio_duration_ms,
         cue_options,
     );
-    let stem = output_stem(Path::new(&report.episode.path));
-    let written = write_outputs(&report, out_dir, &stem, &formats)?;
-    Ok(CaptionOutcome { report, written })
+    // The model's verdicts stand where the same words are aligned to the same
+    // time again; words the transcript changed since are left unverified.
+    let verdicts: std::collections::HashMap<(&str, u64), f32> = saved
+        .words
+        .iter()
+        .filter_map(|w| Some(((w.text.as_str(), w.start_ms?), w.margin?)))
+        .collect();
+    for w in &mut report.words {
+        if w.status == WordStatus::Substituted {
+            w.margin = w
+                .start_ms
+                .and_then(|t| verdicts.get(&(w.text.as_str(), t)).copied());
+        }
+    }
+    report.substitutions = align::substitutions(&report.words);
+    Ok(report)
 }
 
 fn parse_formats(names: &[String]) -> Result<Vec<Box<dyn captions::Format>>, Error> {

@@ -5,6 +5,7 @@ mod util;
 
 mod audio;
 mod browser;
+mod check;
 mod cli_errors;
 mod e2e;
 mod engine;

@@ -14,6 +14,7 @@
 //! Times are milliseconds on the episode timeline.
 
 pub(crate) mod dp;
+pub mod verify;
 
 use std::collections::HashMap;
 
@@ -40,6 +41,11 @@ pub struct AlignedWord {
     /// What the recognizer heard in this word's place, when it differs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub heard: Option<String>,
+    /// For a substituted word, the model's verdict on the transcript's word
+    /// here (see [`verify`]): the log-probability margin of its first
+    /// alphanumeric token, in nats; 0 = the model's own choice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub margin: Option<f32>,
     pub char_start: usize,
     pub char_end: usize,
     #[serde(skip)]
@@ -87,6 +93,13 @@ pub enum UnspokenReason {
 pub struct Substitution {
     pub start_ms: u64,
     pub end_ms: u64,
+    /// The model's verdict on the transcript's words here: `Some(true)` if it
+    /// accepts every one (the recognizer slipped), `Some(false)` if it refuses
+    /// one (the audio says something else), `None` if not asked.
+    pub transcript_verified: Option<bool>,
+    /// The transcript words' span in the file, in chars.
+    pub char_start: usize,
+    pub char_end: usize,
     pub transcript: String,
     pub audio: String,
 }
@@ -166,7 +179,9 @@ pub fn align(
     let mut paired: Vec<Vec<(usize, bool)>> = vec![Vec::new(); transcript.len()];
     let mut rec_used = vec![false; recognized.len()];
     for &(ti, rj) in &pairs {
-        let same = dp::similar(&t.text[ti], &r.text[rj]);
+        // A spelling difference ("Thursday" for "Tuesday") pairs the words for
+        // timing but is a substitution: the model judges it (verify).
+        let same = t.text[ti] == r.text[rj];
         let (t0, t1) = t.words[ti];
         let (r0, r1) = r.words[rj];
         for word in t0..=t1 {
@@ -187,6 +202,7 @@ pub fn align(
                 confidence: 0.0,
                 status: WordStatus::Unspoken,
                 heard: None,
+                margin: None,
                 char_start: w.char_start,
                 char_end: w.char_end,
                 line: w.line,
@@ -635,7 +651,13 @@ fn unscripted_regions(recognized: &[RecognizedWord], used: &[bool]) -> Vec<Unscr
     out
 }
 
-fn substitutions(words: &[AlignedWord]) -> Vec<Substitution> {
+/// Whether the model accepts a substituted word's transcript text, if asked.
+fn verdict(w: &AlignedWord) -> Option<bool> {
+    w.margin.map(|m| m >= verify::MAX_REFUSED_MARGIN)
+}
+
+/// Runs of substituted words (across unspoken ones) as disagreements.
+pub fn substitutions(words: &[AlignedWord]) -> Vec<Substitution> {
     let mut out: Vec<Substitution> = Vec::new();
     let mut prev_sub = false;
     for w in words {
@@ -651,10 +673,19 @@ fn substitutions(words: &[AlignedWord]) -> Vec<Substitution> {
                         s.audio.push_str(&heard);
                     }
                     s.end_ms = w.end_ms.unwrap_or(s.end_ms);
+                    s.char_end = w.char_end;
+                    s.transcript_verified = match (s.transcript_verified, verdict(w)) {
+                        (Some(false), _) | (_, Some(false)) => Some(false),
+                        (Some(true), Some(true)) => Some(true),
+                        _ => None,
+                    };
                 }
                 _ => out.push(Substitution {
                     start_ms: w.start_ms.unwrap_or(0),
                     end_ms: w.end_ms.unwrap_or(0),
+                    transcript_verified: verdict(w),
+                    char_start: w.char_start,
+                    char_end: w.char_end,
                     transcript: w.text.clone(),
                     audio: heard,
                 }),
@@ -684,6 +715,7 @@ pub fn from_recognized(recognized: &[RecognizedWord]) -> Alignment {
             confidence: w.probability,
             status: WordStatus::Matched,
             heard: None,
+            margin: None,
             char_start: start,
             char_end: start + w.text.chars().count(),
             line: 0,

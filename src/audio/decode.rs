@@ -17,7 +17,7 @@ use symphonia::core::probe::Hint;
 use super::AudioError;
 
 /// What the decoder learned about a file.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct AudioInfo {
     /// Container, from the file's magic bytes ("MP3", "MP4", "FLAC", "Ogg", "WAV").
     pub container: String,

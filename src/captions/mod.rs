@@ -355,6 +355,7 @@ mod tests {
             confidence: 0.9,
             status: WordStatus::Matched,
             heard: None,
+            margin: None,
             char_start: 0,
             char_end: 0,
             line: 0,

@@ -14,8 +14,6 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use sha2::{Digest, Sha256};
-
 pub use ggml::{inspect, GgmlType, ModelInfo};
 
 #[derive(Debug, thiserror::Error)]
@@ -165,21 +163,7 @@ pub trait FetchObserver {
 impl FetchObserver for () {}
 
 fn sha256_file(path: &Path) -> Result<String, ModelError> {
-    let mut f = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(crate::fsutil::sha256_file(path)?)
 }
 
 /// Downloads (or reuses from the cache) one wheel and checks its hash.

@@ -8,9 +8,10 @@
 //! seconds early after music), and scored by their mean token probability. The model file is checked by
 //! [`crate::model::inspect`] first: whisper.cpp may abort the process on a bad file.
 
+use std::ffi::{CStr, CString};
 use std::path::Path;
 
-use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
+use whisper_rs::whisper_rs_sys as sys;
 
 use super::{RecognizedWord, TranscribeError, Transcriber};
 use crate::model::{self, ModelInfo};
@@ -42,11 +43,50 @@ impl Default for EngineOptions {
 const MAX_FIRST_TOKEN_CS: i64 = 45;
 
 pub struct WhisperEngine {
-    ctx: WhisperContext,
+    ctx: Context,
     /// DTW token timestamps are on (a preset exists for this model's shape).
     dtw: bool,
     info: ModelInfo,
     options: EngineOptions,
+}
+
+/// A whisper.cpp context: the model, read-only once loaded, shared by the
+/// states of parallel chunks.
+struct Context(*mut sys::whisper_context);
+
+// SAFETY: whisper.cpp only reads a context after loading it; every decoding
+// writes to its own state (whisper.cpp's own examples share one context
+// between threads, and whisper-rs marks its context Send + Sync likewise).
+unsafe impl Send for Context {}
+unsafe impl Sync for Context {}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from whisper_init and is freed once.
+        unsafe { sys::whisper_free(self.0) }
+    }
+}
+
+/// One decoding's state (buffers, KV cache, results), freed when dropped.
+struct State(*mut sys::whisper_state);
+
+impl State {
+    fn new(ctx: &Context) -> Result<Self, String> {
+        // SAFETY: a valid context; a null result is an allocation failure.
+        let p = unsafe { sys::whisper_init_state(ctx.0) };
+        if p.is_null() {
+            Err("whisper.cpp could not allocate a decoding state".into())
+        } else {
+            Ok(Self(p))
+        }
+    }
+}
+
+impl Drop for State {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from whisper_init_state and is freed once.
+        unsafe { sys::whisper_free_state(self.0) }
+    }
 }
 
 impl WhisperEngine {
@@ -54,29 +94,36 @@ impl WhisperEngine {
     pub fn load(path: &Path, options: EngineOptions) -> Result<Self, crate::Error> {
         let info = model::inspect(path)?;
         whisper_rs::install_logging_hooks();
-        let mut params = WhisperContextParameters::default();
+        let load_err = |detail: String| TranscribeError::Load {
+            path: path.to_path_buf(),
+            detail,
+        };
+        let path_c = CString::new(
+            path.to_str()
+                .ok_or_else(|| load_err("path is not UTF-8".into()))?,
+        )
+        .map_err(|_| load_err("path contains a NUL byte".into()))?;
         let preset = dtw_preset(&info);
         let dtw = preset.is_some();
-        if let Some(preset) = preset {
-            params.dtw_parameters(whisper_rs::DtwParameters {
-                mode: whisper_rs::DtwMode::ModelPreset {
-                    model_preset: preset,
-                },
-                ..Default::default()
-            });
-        }
-        let path_str = path.to_str().ok_or_else(|| TranscribeError::Load {
-            path: path.to_path_buf(),
-            detail: "path is not UTF-8".into(),
-        })?;
-        let ctx = WhisperContext::new_with_params(path_str, params).map_err(|e| {
-            TranscribeError::Load {
-                path: path.to_path_buf(),
-                detail: e.to_string(),
+        // SAFETY: plain C calls; the model file was checked by model::inspect.
+        let ctx = unsafe {
+            let mut params = sys::whisper_context_default_params();
+            params.use_gpu = false;
+            // On CPU, flash attention with DTW measured 1.6x slower (vendor/README.md).
+            params.flash_attn = false;
+            if let Some(preset) = preset {
+                params.dtw_token_timestamps = true;
+                params.dtw_aheads_preset = preset;
+                params.dtw_n_top = -1;
+                params.dtw_mem_size = 128 << 20;
             }
-        })?;
+            sys::whisper_init_from_file_with_params_no_state(path_c.as_ptr(), params)
+        };
+        if ctx.is_null() {
+            return Err(load_err("whisper.cpp could not load it".into()).into());
+        }
         Ok(Self {
-            ctx,
+            ctx: Context(ctx),
             dtw,
             info,
             options,
@@ -89,19 +136,18 @@ impl WhisperEngine {
 }
 
 /// whisper.cpp's alignment-head presets, by model shape.
-fn dtw_preset(info: &ModelInfo) -> Option<whisper_rs::DtwModelPreset> {
-    use whisper_rs::DtwModelPreset as P;
+fn dtw_preset(info: &ModelInfo) -> Option<sys::whisper_alignment_heads_preset> {
     let h = &info.hparams;
     let en = !info.is_multilingual();
     Some(match (h.n_text_layer, h.n_text_state, en) {
-        (4, 384, true) => P::TinyEn,
-        (4, 384, false) => P::Tiny,
-        (6, 512, true) => P::BaseEn,
-        (6, 512, false) => P::Base,
-        (12, 768, true) => P::SmallEn,
-        (12, 768, false) => P::Small,
-        (24, 1024, true) => P::MediumEn,
-        (24, 1024, false) => P::Medium,
+        (4, 384, true) => sys::whisper_alignment_heads_preset_WHISPER_AHEADS_TINY_EN,
+        (4, 384, false) => sys::whisper_alignment_heads_preset_WHISPER_AHEADS_TINY,
+        (6, 512, true) => sys::whisper_alignment_heads_preset_WHISPER_AHEADS_BASE_EN,
+        (6, 512, false) => sys::whisper_alignment_heads_preset_WHISPER_AHEADS_BASE,
+        (12, 768, true) => sys::whisper_alignment_heads_preset_WHISPER_AHEADS_SMALL_EN,
+        (12, 768, false) => sys::whisper_alignment_heads_preset_WHISPER_AHEADS_SMALL,
+        (24, 1024, true) => sys::whisper_alignment_heads_preset_WHISPER_AHEADS_MEDIUM_EN,
+        (24, 1024, false) => sys::whisper_alignment_heads_preset_WHISPER_AHEADS_MEDIUM,
         _ => return None,
     })
 }
@@ -281,6 +327,14 @@ impl Transcriber for WhisperEngine {
             collapse_loops(words)
         })
     }
+
+    fn score_words(
+        &self,
+        samples_16k: &[f32],
+        words: &[&str],
+    ) -> Result<Option<Vec<Option<f32>>>, TranscribeError> {
+        WhisperEngine::score_words(self, samples_16k, words).map(Some)
+    }
 }
 
 const LOOP_RETRY_TEMPERATURE: f32 = 0.4;
@@ -350,68 +404,79 @@ impl WhisperEngine {
         // A fresh state per chunk: a reused one would carry its sampler's random
         // state from whichever chunk that worker ran before, and --jobs would
         // change the output.
-        let mut state = self
-            .ctx
-            .create_state()
-            .map_err(|e| engine_err(e.to_string()))?;
-        let mut params = if self.options.beam_size > 1 {
-            FullParams::new(SamplingStrategy::BeamSearch {
-                beam_size: self.options.beam_size as i32,
-                patience: -1.0,
-            })
-        } else {
-            FullParams::new(SamplingStrategy::Greedy { best_of: 1 })
-        };
-        params.set_n_threads(self.options.threads_per_job.max(1) as i32);
-        let language = if self.info.is_multilingual() {
+        let state = State::new(&self.ctx).map_err(engine_err)?;
+        let language = CString::new(if self.info.is_multilingual() {
             self.options.language.as_str()
         } else {
             "en"
-        };
-        params.set_language(Some(language));
-        params.set_token_timestamps(true);
-        params.set_print_progress(false);
-        params.set_print_realtime(false);
-        params.set_print_special(false);
-        params.set_print_timestamps(false);
-        params.set_suppress_nst(true);
-        params.set_temperature(temperature);
-        // Each chunk starts without text history.
-        params.set_no_context(true);
+        })
+        .map_err(|_| engine_err("the language code contains a NUL byte".into()))?;
         let mut gate = WindowGate {
             shared_from_cs: shared_from_sample.map_or(i64::MAX / 2, |s| (s / 160) as i64),
             windows: 0,
         };
-        // SAFETY: `gate` outlives `full` below, the only call that uses it.
-        unsafe {
-            params.set_start_encoder_callback(Some(open_window));
-            params.set_start_encoder_callback_user_data(
-                (&mut gate as *mut WindowGate).cast::<std::ffi::c_void>(),
-            );
+        // SAFETY: plain C calls on our context and state; `language` and
+        // `gate` outlive whisper_full, which is the only reader of them.
+        let rc = unsafe {
+            let beam = self.options.beam_size > 1;
+            let mut params = sys::whisper_full_default_params(if beam {
+                sys::whisper_sampling_strategy_WHISPER_SAMPLING_BEAM_SEARCH
+            } else {
+                sys::whisper_sampling_strategy_WHISPER_SAMPLING_GREEDY
+            });
+            if beam {
+                params.beam_search.beam_size = self.options.beam_size as i32;
+                params.beam_search.patience = -1.0;
+            } else {
+                params.greedy.best_of = 1;
+            }
+            params.n_threads = self.options.threads_per_job.max(1) as i32;
+            params.language = language.as_ptr();
+            params.token_timestamps = true;
+            params.print_progress = false;
+            params.print_realtime = false;
+            params.print_special = false;
+            params.print_timestamps = false;
+            params.suppress_nst = true;
+            params.temperature = temperature;
+            // Each chunk decodes on its own, so --jobs cannot change the output.
+            params.no_context = true;
+            // Stop before a window that would only decode the next chunk's share.
+            params.encoder_begin_callback = Some(open_window);
+            params.encoder_begin_callback_user_data =
+                (&mut gate as *mut WindowGate).cast::<std::ffi::c_void>();
+            sys::whisper_full_with_state(
+                self.ctx.0,
+                state.0,
+                params,
+                samples_16k.as_ptr(),
+                samples_16k.len() as i32,
+            )
+        };
+        if rc != 0 {
+            return Err(engine_err(format!("whisper_full failed ({rc})")));
         }
-        state
-            .full(params, samples_16k)
-            .map_err(|e| engine_err(e.to_string()))?;
 
-        let eot = self.ctx.token_eot();
+        // SAFETY: reads of the results whisper_full left in `state`.
+        let eot = unsafe { sys::whisper_token_eot(self.ctx.0) };
         let mut words = Vec::new();
         let mut segment_words = Vec::new();
         let mut current: Option<WordBuilder> = None;
-        // With DTW, a token's t_dtw marks about where it ends: a word starts where
-        // the token before it ended, but not long before its own first token ends
-        // (after a pause the previous token is far back).
         let dtw = self.dtw;
         let mut prev_end_cs: i64 = -1;
-        for segment in state.as_iter() {
-            for i in 0..segment.n_tokens() {
-                let Some(token) = segment.get_token(i) else {
-                    continue;
-                };
-                let data = token.token_data();
+        let n_segments = unsafe { sys::whisper_full_n_segments_from_state(state.0) };
+        for segment in 0..n_segments {
+            let n_tokens = unsafe { sys::whisper_full_n_tokens_from_state(state.0, segment) };
+            for i in 0..n_tokens {
+                let data =
+                    unsafe { sys::whisper_full_get_token_data_from_state(state.0, segment, i) };
                 if data.id >= eot {
                     continue;
                 }
-                let bytes = token.to_bytes().map_err(|e| engine_err(e.to_string()))?;
+                // SAFETY: whisper.cpp returns a NUL-terminated string owned by the context.
+                let bytes =
+                    unsafe { CStr::from_ptr(sys::whisper_token_to_str(self.ctx.0, data.id)) }
+                        .to_bytes();
                 let starts_word = bytes.first() == Some(&b' ');
                 if starts_word || current.is_none() {
                     if let Some(w) = current.take().and_then(WordBuilder::finish) {
@@ -450,5 +515,107 @@ impl WhisperEngine {
             super::onset::snap_starts(&mut words, samples_16k);
         }
         Ok(words)
+    }
+}
+
+impl WhisperEngine {
+    /// The model's verdict on given text, by teacher forcing: `words` are
+    /// what `samples_16k` (at most 30 s, from just before the first word)
+    /// is said to contain, in order. For each word, the log-probability
+    /// margin of its first alphanumeric token (in nats): its log-probability
+    /// minus that of the model's best token at that place, with the words
+    /// before it as the text so far. 0: the model writes that word itself;
+    /// far below 0: the audio says something else. `None` for a word with no
+    /// letters or digits, or past the decoder's context.
+    pub fn score_words(
+        &self,
+        samples_16k: &[f32],
+        words: &[&str],
+    ) -> Result<Vec<Option<f32>>, TranscribeError> {
+        let engine_err = |detail: String| TranscribeError::Engine {
+            start_s: 0.0,
+            detail,
+        };
+        let ctx = self.ctx.0;
+        let threads = self.options.threads_per_job.max(1) as i32;
+        let state = State::new(&self.ctx).map_err(engine_err)?;
+        // SAFETY: plain C calls on our context and state, with buffers of the
+        // lengths passed.
+        unsafe {
+            if sys::whisper_pcm_to_mel_with_state(
+                ctx,
+                state.0,
+                samples_16k.as_ptr(),
+                samples_16k.len() as i32,
+                threads,
+            ) != 0
+                || sys::whisper_encode_with_state(ctx, state.0, 0, threads) != 0
+            {
+                return Err(engine_err("whisper.cpp could not encode the audio".into()));
+            }
+            let eot = sys::whisper_token_eot(ctx);
+            let mut seq = vec![sys::whisper_token_sot(ctx)];
+            if self.info.is_multilingual() {
+                let lang = CString::new(self.options.language.as_str()).unwrap_or_default();
+                let id = sys::whisper_lang_id(lang.as_ptr()).max(0);
+                seq.push(sys::whisper_token_lang(ctx, id));
+                seq.push(sys::whisper_token_transcribe(ctx));
+            }
+            seq.push(sys::whisper_token_not(ctx));
+            let max_tokens = (sys::whisper_n_text_ctx(ctx) / 2) as usize;
+            // Position in `seq` of each word's first alphanumeric token.
+            let mut first = Vec::with_capacity(words.len());
+            let mut buf = [0 as sys::whisper_token; 64];
+            for word in words {
+                let text = CString::new(format!(" {word}")).unwrap_or_default();
+                let n =
+                    sys::whisper_tokenize(ctx, text.as_ptr(), buf.as_mut_ptr(), buf.len() as i32);
+                if n <= 0 || seq.len() + n as usize > max_tokens {
+                    first.push(None);
+                    if n > 0 {
+                        break;
+                    }
+                    continue;
+                }
+                let tokens = &buf[..n as usize];
+                let alnum = tokens.iter().position(|&t| {
+                    CStr::from_ptr(sys::whisper_token_to_str(ctx, t))
+                        .to_bytes()
+                        .iter()
+                        .any(|b| b.is_ascii_alphanumeric() || *b >= 0x80)
+                });
+                first.push(alnum.map(|k| seq.len() + k));
+                seq.extend_from_slice(tokens);
+            }
+            first.resize(words.len(), None);
+            if sys::whisper_decode_logits_with_state(
+                ctx,
+                state.0,
+                seq.as_ptr(),
+                seq.len() as i32,
+                0,
+                0,
+                threads,
+            ) != 0
+            {
+                return Err(engine_err("whisper.cpp could not decode the text".into()));
+            }
+            let n_vocab = sys::whisper_n_vocab(ctx) as usize;
+            let logits = std::slice::from_raw_parts(
+                sys::whisper_get_logits_from_state(state.0),
+                seq.len() * n_vocab,
+            );
+            Ok(first
+                .into_iter()
+                .map(|p| {
+                    let p = p?;
+                    // Row p - 1 is the distribution of the token at p; the
+                    // model may write text or end the text, nothing else.
+                    let row = &logits[(p - 1) * n_vocab..][..=eot as usize];
+                    let best = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                    Some(row[seq[p] as usize] - best)
+                })
+                .collect())
+        }
     }
 }

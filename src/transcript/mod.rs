@@ -58,6 +58,9 @@ pub struct TranscriptWord {
 #[derive(Debug, Clone)]
 pub struct Transcript {
     pub path: PathBuf,
+    /// Of the file's bytes: what a saved report was aligned to.
+    pub sha256: String,
+    /// The file's text, decoded; word offsets are chars into it.
     pub text: String,
     pub words: Vec<TranscriptWord>,
 }
@@ -135,6 +138,7 @@ pub fn read(path: &Path) -> Result<Transcript, TranscriptError> {
     }
     Ok(Transcript {
         path: path.into(),
+        sha256: crate::fsutil::sha256_bytes(&bytes),
         text,
         words,
     })

@@ -1,0 +1,145 @@
+//! Verification: where the recognized words and the transcript disagree, the
+//! model is asked about the transcript itself. Its text is forced through
+//! the decoder over the audio around the disagreement (teacher forcing) and
+//! each substituted word gets the margin of its first alphanumeric token
+//! (log-probability against the model's best token there, in nats).
+//!
+//! A free decoding that disagrees *and* a forced decoding that finds the
+//! transcript's word unlikely are two kinds of evidence; one alone is not
+//! enough (on a 12-minute episode of another speech engine, the first alone
+//! flagged 41 agreeing words per 10 minutes, both together 6.5, at the same
+//! recall, in a measurement made before this was built). A substitution the
+//! model accepts (margin within [`MAX_REFUSED_MARGIN`]) is the recognizer's
+//! slip, not a disagreement.
+//!
+//! This module plans the windows and applies the margins; the pipeline
+//! decodes the audio and runs the model.
+
+use super::{AlignedWord, WordStatus};
+
+/// A substituted word whose transcript text the model gives at least this
+/// margin (nats below its own best token) is accepted. Chosen on the curve
+/// `scripts/eval-verification` prints (README, "Verification").
+pub const MAX_REFUSED_MARGIN: f32 = -4.0;
+
+/// Audio before a disagreement that the forced text starts with: context
+/// for the decoder, so it does not judge the word from a cold start.
+const CONTEXT_MS: u64 = 8_000;
+/// Longest window: the encoder hears 30 s.
+const MAX_WINDOW_MS: u64 = 28_000;
+/// Audio kept around a window's first and last words.
+const EDGE_MS: u64 = 250;
+
+/// One forced decoding: the audio `start_ms..end_ms` and the transcript
+/// words said in it, in order (indices into the aligned words).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub words: Vec<usize>,
+}
+
+fn spoken(w: &AlignedWord) -> bool {
+    w.status != WordStatus::Unspoken && w.start_ms.is_some() && w.end_ms.is_some()
+}
+
+/// Windows covering every substituted word, each starting up to
+/// [`CONTEXT_MS`] before its first one, on word boundaries.
+pub fn plan(words: &[AlignedWord]) -> Vec<Window> {
+    let timed: Vec<usize> = (0..words.len()).filter(|&i| spoken(&words[i])).collect();
+    let start = |k: usize| words[timed[k]].start_ms.expect("timed");
+    let end = |k: usize| words[timed[k]].end_ms.expect("timed");
+    let mut windows = Vec::new();
+    let mut next_free = 0; // first timed word not in a window yet
+    let mut k = 0;
+    while k < timed.len() {
+        if words[timed[k]].status != WordStatus::Substituted {
+            k += 1;
+            continue;
+        }
+        // Back up for context, not into the previous window.
+        let mut first = k;
+        while first > next_free && start(k) - start(first - 1) <= CONTEXT_MS {
+            first -= 1;
+        }
+        let from_ms =
+            start(first)
+                .saturating_sub(EDGE_MS)
+                .max(if first > 0 { end(first - 1) } else { 0 });
+        let mut last = first;
+        while last + 1 < timed.len() && end(last + 1) + EDGE_MS <= from_ms + MAX_WINDOW_MS {
+            last += 1;
+        }
+        let to_ms = (end(last) + EDGE_MS)
+            .min(timed.get(last + 1).map_or(u64::MAX, |_| start(last + 1)))
+            .max(end(last));
+        windows.push(Window {
+            start_ms: from_ms,
+            end_ms: to_ms,
+            words: timed[first..=last].to_vec(),
+        });
+        next_free = last + 1;
+        k = last + 1;
+    }
+    windows
+}
+
+/// Records the margins of a window's substituted words.
+pub fn apply(words: &mut [AlignedWord], window: &Window, margins: &[Option<f32>]) {
+    for (&i, &m) in window.words.iter().zip(margins) {
+        if words[i].status == WordStatus::Substituted {
+            words[i].margin = m;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn word(status: WordStatus, start_ms: u64) -> AlignedWord {
+        AlignedWord {
+            text: "w".into(),
+            start_ms: Some(start_ms),
+            end_ms: Some(start_ms + 300),
+            confidence: 0.9,
+            status,
+            heard: None,
+            margin: None,
+            char_start: 0,
+            char_end: 1,
+            line: 0,
+            starts_line: false,
+            speaker: None,
+        }
+    }
+
+    #[test]
+    fn windows_cover_substitutions_with_context_and_fit_the_encoder() {
+        // A word every 500 ms for 100 s; substitutions at 20 s, 21 s, 60 s.
+        let mut words: Vec<AlignedWord> = (0..200)
+            .map(|i| word(WordStatus::Matched, i * 500))
+            .collect();
+        for i in [40, 42, 120] {
+            words[i].status = WordStatus::Substituted;
+        }
+        words[30].status = WordStatus::Unspoken;
+        let w = plan(&words);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].words.contains(&40) && w[0].words.contains(&42));
+        assert!(!w[0].words.contains(&30), "unspoken words are not forced");
+        assert_eq!(
+            w[0].words[0], 24,
+            "8 s of context before the first substitution"
+        );
+        assert!(w[1].words.contains(&120));
+        for x in &w {
+            assert!(x.end_ms - x.start_ms <= MAX_WINDOW_MS);
+            let first = &words[x.words[0]];
+            assert!(x.start_ms <= first.start_ms.unwrap());
+            assert!(x.end_ms >= words[*x.words.last().unwrap()].end_ms.unwrap());
+        }
+        assert!(w[0].end_ms <= w[1].start_ms, "windows do not share words");
+        assert!(plan(&words[..30]).is_empty());
+    }
+}
