@@ -34,8 +34,8 @@ pub struct CaptionOptions {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct EpisodeInfo {
     pub path: String,
-    /// Of the audio file's bytes (empty in reports of podcap before 0.1.0's
-    /// schema 2): `podcap check --from-json` refuses a report of other audio.
+    /// Of the audio file's bytes (empty in reports of schema 1): `podcap
+    /// check --from-json` refuses a report of other audio.
     #[serde(default)]
     pub sha256: String,
     #[serde(flatten)]
@@ -279,6 +279,10 @@ pub fn verify(
             scope.spawn(|| loop {
                 let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
                 let Ok((k, samples)) = next else { break };
+                // Audio that ended before the window began: nothing to ask about.
+                if samples.len() < audio::SAMPLE_RATE_HZ as usize / 10 {
+                    continue;
+                }
                 let margins = engine.score_words(&samples, &texts[k]);
                 results.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(margins);
             });
@@ -459,11 +463,9 @@ pub fn realign_report(
         .filter_map(|w| Some(((w.text.as_str(), w.start_ms?), w.margin?)))
         .collect();
     for w in &mut report.words {
-        if w.status == WordStatus::Substituted {
-            w.margin = w
-                .start_ms
-                .and_then(|t| verdicts.get(&(w.text.as_str(), t)).copied());
-        }
+        w.margin = w
+            .start_ms
+            .and_then(|t| verdicts.get(&(w.text.as_str(), t)).copied());
     }
     report.substitutions = align::substitutions(&report.words);
     Ok(report)

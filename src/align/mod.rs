@@ -41,9 +41,10 @@ pub struct AlignedWord {
     /// What the recognizer heard in this word's place, when it differs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub heard: Option<String>,
-    /// For a substituted word, the model's verdict on the transcript's word
-    /// here (see [`verify`]): the log-probability margin of its first
-    /// alphanumeric token, in nats; 0 = the model's own choice.
+    /// For a word the model was asked about (substituted or interpolated;
+    /// see [`verify`]): the
+    /// log-probability margin of its first alphanumeric token with the
+    /// transcript's text before it, in nats; 0 = the model's own choice.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub margin: Option<f32>,
     pub char_start: usize,
@@ -651,25 +652,30 @@ fn unscripted_regions(recognized: &[RecognizedWord], used: &[bool]) -> Vec<Unscr
     out
 }
 
-/// Whether the model accepts a substituted word's transcript text, if asked.
-fn verdict(w: &AlignedWord) -> Option<bool> {
+/// Whether the model accepts a word's transcript text, if asked.
+pub fn verdict(w: &AlignedWord) -> Option<bool> {
     w.margin.map(|m| m >= verify::MAX_REFUSED_MARGIN)
 }
 
-/// Runs of substituted words (across unspoken ones) as disagreements.
+/// Runs of substituted words (across unspoken ones) as disagreements, and
+/// interpolated words the model refuses (the recognizer heard nothing there,
+/// and the model hears something other than the transcript: `audio` empty).
 pub fn substitutions(words: &[AlignedWord]) -> Vec<Substitution> {
     let mut out: Vec<Substitution> = Vec::new();
     let mut prev_sub = false;
     for w in words {
-        let is_sub = w.status == WordStatus::Substituted;
+        let is_sub = w.status == WordStatus::Substituted
+            || (w.status == WordStatus::Interpolated && verdict(w) == Some(false));
         if is_sub {
             let heard = w.heard.clone().unwrap_or_default();
             match out.last_mut() {
                 Some(s) if prev_sub => {
                     s.transcript.push(' ');
                     s.transcript.push_str(&w.text);
-                    if !s.audio.ends_with(&heard) {
-                        s.audio.push(' ');
+                    if !heard.is_empty() && !s.audio.ends_with(&heard) {
+                        if !s.audio.is_empty() {
+                            s.audio.push(' ');
+                        }
                         s.audio.push_str(&heard);
                     }
                     s.end_ms = w.end_ms.unwrap_or(s.end_ms);

@@ -84,12 +84,14 @@ pub fn print_disagreements(report: &podcap::Report) {
         .iter()
         .filter(|s| s.transcript_verified != Some(true))
     {
+        let audio = if sub.audio.is_empty() {
+            "(other words, not recognized)".to_string()
+        } else {
+            format!("\"{}\"", sub.audio)
+        };
         lines.push((
             sub.start_ms,
-            format!(
-                "transcript: \"{}\", audio: \"{}\"",
-                sub.transcript, sub.audio
-            ),
+            format!("transcript: \"{}\", audio: {audio}", sub.transcript),
         ));
     }
     lines.sort_by_key(|l| l.0);
