@@ -268,6 +268,10 @@ pub fn verify(
         .iter()
         .map(|w| w.words.iter().map(|&i| words[i].text.as_str()).collect())
         .collect();
+    let asks: Vec<Vec<bool>> = windows
+        .iter()
+        .map(|w| w.words.iter().map(|i| w.asked.contains(i)).collect())
+        .collect();
     let sample_at = |ms: u64| (ms * audio::SAMPLE_RATE_HZ as u64 / 1000) as usize;
     let results: Mutex<Vec<Option<Margins>>> =
         Mutex::new((0..windows.len()).map(|_| None).collect());
@@ -283,7 +287,7 @@ pub fn verify(
                 if samples.len() < audio::SAMPLE_RATE_HZ as usize / 10 {
                     continue;
                 }
-                let margins = engine.score_words(&samples, &texts[k]);
+                let margins = engine.score_words(&samples, &texts[k], &asks[k]);
                 results.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(margins);
             });
         }

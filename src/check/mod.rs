@@ -210,10 +210,6 @@ impl Lines {
 /// Below this, a finding is most likely a recognizer slip: tiny.en's
 /// probability for words it mishears (see README, "podcap check").
 pub const MIN_CONFIDENCE: f32 = 0.5;
-/// Unscripted speech of fewer words is low-confidence: on the 45-minute
-/// episodes every recognizer insertion had 3 words or fewer, every inserted
-/// sentence 10 or more.
-const MIN_UNSCRIPTED_WORDS: usize = 4;
 /// Speaking pace assumed when the episode gives too few words to measure it.
 const DEFAULT_MS_PER_CHAR: f64 = 65.0;
 
@@ -428,10 +424,7 @@ fn unscripted_finding(
     let a = word_tokens(&u.text);
     let ac = chars_of(&a);
     let confidence = recognized_probability(report, u.start_ms, u.end_ms);
-    // A recognizer that mishears a stretch often hears a word or three more
-    // than were said ("1900 to", "there is Troika"): speech that short is
-    // not told apart from that, and not counted.
-    let low_confidence = confidence < MIN_CONFIDENCE || a.len() < MIN_UNSCRIPTED_WORDS;
+    let low_confidence = confidence < MIN_CONFIDENCE || u.is_short();
     let timed: Vec<&crate::align::AlignedWord> = report
         .words
         .iter()

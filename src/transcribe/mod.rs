@@ -45,13 +45,14 @@ pub trait Transcriber: Sync {
     ) -> Result<Vec<RecognizedWord>, TranscribeError>;
 
     /// The model's verdict on given text said in `samples_16k` (at most
-    /// 30 s): per word, the log-probability margin of its first alphanumeric
-    /// token (see [`whisper::WhisperEngine::score_words`]). `Ok(None)`: this
-    /// engine cannot say.
+    /// 30 s): per word with `ask` set, the log-probability margin of its
+    /// first alphanumeric token (see [`whisper::WhisperEngine::score_words`]).
+    /// `Ok(None)`: this engine cannot say.
     fn score_words(
         &self,
         _samples_16k: &[f32],
         _words: &[&str],
+        _ask: &[bool],
     ) -> Result<Option<Vec<Option<f32>>>, TranscribeError> {
         Ok(None)
     }

@@ -332,8 +332,9 @@ impl Transcriber for WhisperEngine {
         &self,
         samples_16k: &[f32],
         words: &[&str],
+        ask: &[bool],
     ) -> Result<Option<Vec<Option<f32>>>, TranscribeError> {
-        WhisperEngine::score_words(self, samples_16k, words).map(Some)
+        WhisperEngine::score_words(self, samples_16k, words, ask).map(Some)
     }
 }
 
@@ -521,16 +522,18 @@ impl WhisperEngine {
 impl WhisperEngine {
     /// The model's verdict on given text, by teacher forcing: `words` are
     /// what `samples_16k` (at most 30 s, from just before the first word)
-    /// is said to contain, in order. For each word, the log-probability
-    /// margin of its first alphanumeric token (in nats): its log-probability
-    /// minus that of the model's best token at that place, with the words
-    /// before it as the text so far. 0: the model writes that word itself;
-    /// far below 0: the audio says something else. `None` for a word with no
-    /// letters or digits, or past the decoder's context.
+    /// is said to contain, in order. For each word with `ask` set, the
+    /// log-probability margin of its first alphanumeric token (in nats): its
+    /// log-probability minus that of the model's best token at that place,
+    /// with the words before it as the text so far. 0: the model writes that
+    /// word itself; far below 0: the audio says something else. `None` where
+    /// not asked, for a word with no letters or digits, or past the
+    /// decoder's context.
     pub fn score_words(
         &self,
         samples_16k: &[f32],
         words: &[&str],
+        ask: &[bool],
     ) -> Result<Vec<Option<f32>>, TranscribeError> {
         let engine_err = |detail: String| TranscribeError::Engine {
             start_s: 0.0,
@@ -563,59 +566,71 @@ impl WhisperEngine {
             }
             seq.push(sys::whisper_token_not(ctx));
             let max_tokens = (sys::whisper_n_text_ctx(ctx) / 2) as usize;
-            // Position in `seq` of each word's first alphanumeric token.
-            let mut first = Vec::with_capacity(words.len());
+            // Position in `seq` of each asked word's first alphanumeric token.
+            let mut first = vec![None; words.len()];
             let mut buf = [0 as sys::whisper_token; 64];
-            for word in words {
+            for (k, word) in words.iter().enumerate() {
                 let text = CString::new(format!(" {word}")).unwrap_or_default();
                 let n =
                     sys::whisper_tokenize(ctx, text.as_ptr(), buf.as_mut_ptr(), buf.len() as i32);
-                if n <= 0 || seq.len() + n as usize > max_tokens {
-                    first.push(None);
-                    if n > 0 {
-                        break;
-                    }
+                if n <= 0 {
                     continue;
                 }
+                if seq.len() + n as usize > max_tokens {
+                    break;
+                }
                 let tokens = &buf[..n as usize];
-                let alnum = tokens.iter().position(|&t| {
-                    CStr::from_ptr(sys::whisper_token_to_str(ctx, t))
-                        .to_bytes()
+                if ask.get(k) == Some(&true) {
+                    first[k] = tokens
                         .iter()
-                        .any(|b| b.is_ascii_alphanumeric() || *b >= 0x80)
-                });
-                first.push(alnum.map(|k| seq.len() + k));
+                        .position(|&t| {
+                            CStr::from_ptr(sys::whisper_token_to_str(ctx, t))
+                                .to_bytes()
+                                .iter()
+                                .any(|b| b.is_ascii_alphanumeric() || *b >= 0x80)
+                        })
+                        .map(|i| seq.len() + i);
+                }
                 seq.extend_from_slice(tokens);
             }
-            first.resize(words.len(), None);
-            if sys::whisper_decode_logits_with_state(
-                ctx,
-                state.0,
-                seq.as_ptr(),
-                seq.len() as i32,
-                0,
-                0,
-                threads,
-            ) != 0
-            {
-                return Err(engine_err("whisper.cpp could not decode the text".into()));
-            }
+            // The text up to each asked token goes through the decoder in one
+            // batch from where the last stopped (the KV cache keeps the rest),
+            // with the logits of its last position only: one vocabulary row
+            // per asked word, not per token.
             let n_vocab = sys::whisper_n_vocab(ctx) as usize;
-            let logits = std::slice::from_raw_parts(
-                sys::whisper_get_logits_from_state(state.0),
-                seq.len() * n_vocab,
-            );
-            Ok(first
-                .into_iter()
-                .map(|p| {
-                    let p = p?;
-                    // Row p - 1 is the distribution of the token at p; the
-                    // model may write text or end the text, nothing else.
-                    let row = &logits[(p - 1) * n_vocab..][..=eot as usize];
-                    let best = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                    Some(row[seq[p] as usize] - best)
-                })
-                .collect())
+            let mut margins = vec![None; words.len()];
+            let mut done = 0usize;
+            let mut asked: Vec<(usize, usize)> = first
+                .iter()
+                .enumerate()
+                .filter_map(|(k, p)| p.map(|p| (p, k)))
+                .collect();
+            asked.sort_unstable();
+            for (p, k) in asked {
+                let segment = &seq[done..p];
+                if sys::whisper_decode_logits_with_state(
+                    ctx,
+                    state.0,
+                    segment.as_ptr(),
+                    segment.len() as i32,
+                    done as i32,
+                    segment.len() as i32 - 1,
+                    threads,
+                ) != 0
+                {
+                    return Err(engine_err("whisper.cpp could not decode the text".into()));
+                }
+                let row = std::slice::from_raw_parts(
+                    sys::whisper_get_logits_from_state(state.0).add((segment.len() - 1) * n_vocab),
+                    n_vocab,
+                );
+                // The model may write text or end the text, nothing else.
+                let row = &row[..=eot as usize];
+                let best = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                margins[k] = Some(row[seq[p] as usize] - best);
+                done = p;
+            }
+            Ok(margins)
         }
     }
 }
