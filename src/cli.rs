@@ -137,7 +137,9 @@ pub struct CheckArgs {
     #[arg(long)]
     pub junit: Option<PathBuf>,
     /// Check against the JSON of an earlier `podcap caption` run of this
-    /// audio instead of running the model; for a catalog, a folder of ID.json.
+    /// audio instead of running the model; for a catalog, a folder of
+    /// ID.json. Refused if it was made from other audio, or with another
+    /// model than --model when that is given.
     #[arg(long)]
     pub from_json: Option<PathBuf>,
     #[command(flatten)]
