@@ -158,33 +158,42 @@ pub fn load_engine(options: &CaptionOptions) -> Result<Engine, Error> {
 /// Recognizes, aligns and builds cues; no files are written.
 pub fn analyze(options: &CaptionOptions, progress: &dyn Progress) -> Result<Report, Error> {
     // Cheap checks first, so a bad input fails before the slow part.
-    check_inputs(options)?;
+    let inputs = read_inputs(options)?;
     progress.stage("loading model");
     let engine = load_engine(options)?;
-    analyze_with(&engine, options, progress)
+    analyze_with(&engine, options, &inputs, progress)
 }
 
-/// Reads the transcript and probes the audio: what fails in a moment.
-fn check_inputs(
-    options: &CaptionOptions,
-) -> Result<(Option<transcript::Transcript>, Option<f64>), Error> {
+/// What fails in a moment, read before the slow part: the transcript, and
+/// the audio's announced length.
+pub struct Inputs {
+    pub transcript: Option<transcript::Transcript>,
+    announced_s: Option<f64>,
+}
+
+/// Reads the transcript and probes the audio of `options`.
+pub fn read_inputs(options: &CaptionOptions) -> Result<Inputs, Error> {
     let transcript = options
         .transcript
         .as_deref()
         .map(transcript::read)
         .transpose()?;
     let announced_s = audio::probe(&options.episode)?;
-    Ok((transcript, announced_s))
+    Ok(Inputs {
+        transcript,
+        announced_s,
+    })
 }
 
-/// [`analyze`] with a loaded model (one load for many episodes); the model
-/// must be the one `options` names, which the report records.
+/// [`analyze`] with a loaded model (one load for many episodes) and the
+/// [`read_inputs`] of `options`; the model must be the one `options` names,
+/// which the report records.
 pub fn analyze_with(
     engine: &Engine,
     options: &CaptionOptions,
+    inputs: &Inputs,
     progress: &dyn Progress,
 ) -> Result<Report, Error> {
-    let (transcript, announced_s) = check_inputs(options)?;
     let audio_sha256 =
         crate::fsutil::sha256_file(&options.episode).map_err(|e| audio::AudioError::Open {
             path: options.episode.clone(),
@@ -192,7 +201,7 @@ pub fn analyze_with(
         })?;
     // Decoding feeds transcription as it goes: the episode is never held whole.
     progress.stage("transcribing");
-    progress.start_audio(announced_s.unwrap_or(0.0));
+    progress.start_audio(inputs.announced_s.unwrap_or(0.0));
     let t = Instant::now();
     let episode = options.episode.clone();
     let (recognized, decoded) = transcribe::transcribe_stream(
@@ -225,7 +234,7 @@ pub fn analyze_with(
             beam_size: options.engine.beam_size,
             language: options.engine.language.clone(),
         },
-        transcript.as_ref(),
+        inputs.transcript.as_ref(),
         recognized,
         (duration_s * 1000.0) as u64,
         &options.cues,

@@ -100,10 +100,11 @@ pub fn plan(words: &[AlignedWord]) -> Vec<Window> {
     windows
 }
 
-/// Records the margins of the words a window asked about.
+/// Records the margins of a window's words (the engine scores only the
+/// words asked about).
 pub fn apply(words: &mut [AlignedWord], window: &Window, margins: &[Option<f32>]) {
     for (&i, &m) in window.words.iter().zip(margins) {
-        if window.asked.contains(&i) {
+        if m.is_some() {
             words[i].margin = m;
         }
     }

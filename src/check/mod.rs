@@ -696,7 +696,8 @@ impl Verdict {
 
 /// Where a check's recognized words come from.
 pub enum Recognition<'a> {
-    /// Run the model on `options.episode` (with `options.transcript`).
+    /// Run the model, with the engine settings of `options` (its episode
+    /// and transcript are those of the check).
     Run {
         engine: &'a crate::pipeline::Engine,
         options: &'a crate::CaptionOptions,
@@ -718,21 +719,28 @@ pub fn check_episode(
     cues: &crate::captions::CueOptions,
     thresholds: &Thresholds,
 ) -> Result<EpisodeCheck, crate::Error> {
-    let transcript = crate::transcript::read(transcript_path)?;
-    let report = match recognition {
+    let (report, transcript) = match recognition {
         Recognition::Run {
             engine,
             options,
             progress,
         } => {
-            let report = crate::pipeline::analyze_with(engine, options, progress)?;
+            let options = crate::CaptionOptions {
+                episode: audio.to_path_buf(),
+                transcript: Some(transcript_path.to_path_buf()),
+                ..options.clone()
+            };
+            let inputs = crate::pipeline::read_inputs(&options)?;
+            let report = crate::pipeline::analyze_with(engine, &options, &inputs, progress)?;
             progress.finish();
-            report
+            let transcript = inputs.transcript.expect("read from options.transcript");
+            (report, transcript)
         }
         Recognition::Saved { json, model } => {
+            let transcript = crate::transcript::read(transcript_path)?;
             let report = crate::pipeline::realign_report(json, &transcript, cues)?;
             check_provenance(json, &report, audio, model)?;
-            report
+            (report, transcript)
         }
     };
     Ok(check(&report, &transcript, thresholds))

@@ -95,11 +95,6 @@ pub fn run(args: CheckArgs, models_dir: &Path) -> anyhow::Result<ExitCode> {
                 ))
             })?;
             let progress = Terminal::new();
-            let options = podcap::CaptionOptions {
-                episode: entry.audio.clone(),
-                transcript: Some(transcript.to_path_buf()),
-                ..base_options.clone()
-            };
             let saved = args.from_json.as_ref().map(|j| {
                 if is_catalog {
                     j.join(format!("{}.json", entry.id))
@@ -114,7 +109,7 @@ pub fn run(args: CheckArgs, models_dir: &Path) -> anyhow::Result<ExitCode> {
                 },
                 (Some(engine), None) => Recognition::Run {
                     engine,
-                    options: &options,
+                    options: &base_options,
                     progress: &progress,
                 },
                 (None, None) => unreachable!("the model is loaded unless --from-json"),
