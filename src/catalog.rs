@@ -92,6 +92,7 @@ pub fn read(path: &Path) -> Result<Vec<Entry>, CatalogError> {
             },
         });
     }
+    mark_bad_ids(&mut entries);
     mark_duplicates(&mut entries);
     Ok(entries)
 }
@@ -272,6 +273,22 @@ fn entry_of_row(
     }
 }
 
+/// An id names the episode's output files: it must be a plain file name.
+fn mark_bad_ids(entries: &mut [Entry]) {
+    for e in entries.iter_mut().filter(|e| e.problem.is_none()) {
+        let plain = !e.id.is_empty()
+            && !e.id.starts_with('.')
+            && !e.id.contains(['/', '\\', '\0'])
+            && !e.id.chars().any(char::is_control);
+        if !plain {
+            e.problem = Some(format!(
+                "{}: id '{}' cannot name output files; use letters, digits, '-', '_' or '.', not starting with '.'",
+                e.origin, e.id
+            ));
+        }
+    }
+}
+
 /// The second and later entries with an id already taken fail, naming the first.
 fn mark_duplicates(entries: &mut [Entry]) {
     let mut first: HashMap<String, String> = HashMap::new();
@@ -303,11 +320,11 @@ mod tests {
         let csv = dir.path().join("c.csv");
         std::fs::write(
             &csv,
-            "id,audio,transcript\nep1,a.mp3,a.txt\nep1,a.mp3,a.txt\nep3,missing.mp3,\n,a.mp3,gone.txt\n",
+            "id,audio,transcript\nep1,a.mp3,a.txt\nep1,a.mp3,a.txt\nep3,missing.mp3,\n,a.mp3,gone.txt\n../up,a.mp3,a.txt\n",
         )
         .unwrap();
         let e = read(&csv).unwrap();
-        assert_eq!(e.len(), 4);
+        assert_eq!(e.len(), 5);
         assert_eq!(e[0].problem, None);
         assert_eq!(e[0].audio, dir.path().join("a.mp3"));
         assert!(
@@ -326,6 +343,11 @@ mod tests {
             .contains("c.csv:4: audio file"));
         assert_eq!(e[3].id, "a");
         assert!(e[3].problem.as_ref().unwrap().contains("transcript"));
+        assert!(e[4]
+            .problem
+            .as_ref()
+            .unwrap()
+            .contains("c.csv:6: id '../up' cannot name"));
 
         let jsonl = dir.path().join("c.jsonl");
         std::fs::write(

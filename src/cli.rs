@@ -30,6 +30,9 @@ pub enum Command {
     /// Check a published transcript against its episode, for CI: exit 0
     /// passes, 1 below a threshold, 2 could not check.
     Check(CheckArgs),
+    /// Caption a catalog of episodes with one model load: resumable, a
+    /// failing episode fails alone, shards for a cluster.
+    Batch(BatchArgs),
     /// Decode an episode to 16 kHz mono WAV: what podcap hears.
     Audio(AudioArgs),
     /// Manage Whisper models.
@@ -159,6 +162,43 @@ pub enum CheckFormat {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Outputs: ID.vtt, ID.srt, ID.json per episode (ID: the file stem, or the manifest's id), a record of what made them in .podcap/ID.record.json, and summary.json + summary.csv (summary.shard-K-of-N.* for a shard).\n\nA rerun skips the episodes whose outputs are up to date, aligns again those whose transcript or caption settings changed (no new recognition), and captions the rest.\n\nExit status: 0 every episode is done, 1 some episodes failed (listed, and in the summary), 2 the run could not start."
+)]
+pub struct BatchArgs {
+    /// The catalog: a folder of audio files, each with its transcript of the
+    /// same name (ep042.mp3 + ep042.txt|.md|.html), or a manifest (.csv with
+    /// a header row, or .jsonl) with the fields id, audio, transcript, out.
+    #[arg(required_unless_present = "merge_summaries")]
+    pub catalog: Option<PathBuf>,
+    /// Output folder (a manifest's out column gives an episode its own).
+    #[arg(long, short, default_value = ".")]
+    pub out: PathBuf,
+    /// Take shard K of N (0 <= K < N) of the catalog, by a stable hash of
+    /// each episode id. `auto` reads K from JOB_COMPLETION_INDEX (Kubernetes
+    /// Indexed Job; give N: auto/N) or SLURM_ARRAY_TASK_ID (Slurm job array).
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// Redo every episode, even those whose outputs are up to date.
+    #[arg(long)]
+    pub force: bool,
+    /// Join the summaries of shard runs (the --out folders of each) into
+    /// summary.json and summary.csv in --out; runs nothing.
+    #[arg(long, num_args = 1.., value_name = "DIR", conflicts_with_all = ["catalog", "shard", "force"])]
+    pub merge_summaries: Option<Vec<PathBuf>>,
+    /// Output formats, comma separated: vtt, srt, json, review.
+    #[arg(long, default_value = "vtt,srt,json", value_delimiter = ',')]
+    pub formats: Vec<String>,
+    /// Also write ID.review.html for each episode.
+    #[arg(long)]
+    pub review: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    #[command(flatten)]
+    pub cues: CueArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct AlignArgs {
     /// The JSON report of an earlier `podcap caption` run (its recognized words are reused).
     pub report: PathBuf,
@@ -242,22 +282,51 @@ impl EngineArgs {
     }
 }
 
+/// `--formats`, with `review` added for `--review`.
+fn formats_with_review(formats: &[String], review: bool) -> Vec<String> {
+    let mut formats = formats.to_vec();
+    if review && !formats.iter().any(|x| x == "review") {
+        formats.push("review".into());
+    }
+    formats
+}
+
 impl CaptionArgs {
     pub fn to_options(
         &self,
         models_dir: &std::path::Path,
     ) -> Result<podcap::CaptionOptions, podcap::Error> {
-        let mut formats = self.formats.clone();
-        if self.review && !formats.iter().any(|x| x == "review") {
-            formats.push("review".into());
-        }
         Ok(podcap::CaptionOptions {
             out_dir: self.out.clone(),
-            formats,
+            formats: formats_with_review(&self.formats, self.review),
             cues: self.cues.to_options(),
             ..self
                 .engine
                 .to_options(models_dir, &self.episode, self.transcript.as_deref())?
+        })
+    }
+}
+
+impl BatchArgs {
+    /// The options of a batch over `catalog`, on shard `shard`.
+    pub fn to_options(
+        &self,
+        models_dir: &std::path::Path,
+        catalog: &std::path::Path,
+        shard: Option<podcap::batch::Shard>,
+    ) -> Result<podcap::batch::BatchOptions, podcap::Error> {
+        let caption = podcap::CaptionOptions {
+            out_dir: self.out.clone(),
+            formats: formats_with_review(&self.formats, self.review),
+            cues: self.cues.to_options(),
+            ..self.engine.to_options(models_dir, catalog, None)?
+        };
+        Ok(podcap::batch::BatchOptions {
+            caption,
+            out_dir: self.out.clone(),
+            force: self.force,
+            shard,
+            catalog: catalog.display().to_string(),
         })
     }
 }

@@ -21,8 +21,8 @@ impl AtomicFile {
         };
         std::fs::create_dir_all(dir)?;
         let tmp = tempfile::Builder::new()
-            .prefix(".podcap-")
-            .suffix(".tmp")
+            .prefix(&temp_prefix(path))
+            .suffix(TEMP_SUFFIX)
             .tempfile_in(dir)?;
         Ok(Self {
             tmp,
@@ -46,6 +46,39 @@ impl AtomicFile {
         self.tmp.persist(&self.path).map_err(|e| e.error)?;
         Ok(())
     }
+}
+
+/// The temporary files of `path` are hidden and name it:
+/// `.NAME.podcap-XXXXXX.tmp`, so what a killed run left of them can be found.
+fn temp_prefix(path: &Path) -> String {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    format!(".{}.podcap-", name.unwrap_or_default())
+}
+
+const TEMP_SUFFIX: &str = ".tmp";
+
+/// Removes what a killed process left of unfinished [`AtomicFile`]s of
+/// `path` (never `path` itself). Only for a path no other process is writing.
+pub fn remove_stale_temps(path: &Path) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let prefix = temp_prefix(path);
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(&prefix) && name.ends_with(TEMP_SUFFIX) {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
 }
 
 /// The SHA-256 of a file's bytes, in lower-case hex.
@@ -105,5 +138,27 @@ mod tests {
         assert!(r.is_err());
         assert_eq!(std::fs::read(&p).unwrap(), b"good");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn stale_temps_of_a_file_are_found_and_only_those() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ep1.vtt");
+        let unfinished = AtomicFile::create(&p).unwrap();
+        let other = AtomicFile::create(&dir.path().join("ep10.vtt")).unwrap();
+        // What a kill leaves: the temporary file, never dropped.
+        std::mem::forget(unfinished);
+        write_atomically(&p, |w| w.write_all(b"done")).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
+        remove_stale_temps(&p).unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left.len(), 2, "{left:?}");
+        assert_eq!(left[1], "ep1.vtt");
+        assert!(left[0].starts_with(".ep10.vtt.podcap-"), "{left:?}");
+        drop(other);
     }
 }

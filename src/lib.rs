@@ -8,6 +8,7 @@
 
 pub mod align;
 pub mod audio;
+pub mod batch;
 pub mod captions;
 pub mod catalog;
 pub mod check;

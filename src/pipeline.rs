@@ -106,6 +106,81 @@ pub struct Report {
     pub timings: Timings,
 }
 
+/// A place where transcript and audio disagree, as a producer is shown it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Disagreement {
+    /// Transcript text the audio does not have.
+    NotInAudio { at_ms: u64, transcript: String },
+    /// Speech the transcript does not have (4 words or more: fewer are most
+    /// often the recognizer's, from a stretch it misheard).
+    NotInTranscript { at_ms: u64, audio: String },
+    /// Transcript words said otherwise, that the model refused when asked
+    /// (`audio` is empty where it recognized other words than these).
+    Changed {
+        at_ms: u64,
+        transcript: String,
+        audio: String,
+    },
+}
+
+impl Disagreement {
+    pub fn at_ms(&self) -> u64 {
+        match self {
+            Self::NotInAudio { at_ms, .. }
+            | Self::NotInTranscript { at_ms, .. }
+            | Self::Changed { at_ms, .. } => *at_ms,
+        }
+    }
+}
+
+impl Report {
+    /// Where transcript and audio disagree, in time order: what `podcap
+    /// caption` lists. Not listed: page text around the episode (expected
+    /// not to be heard), short unscripted stretches, and substitutions the
+    /// model confirms ([`Report::recognizer_slips`]). Empty without a transcript.
+    pub fn disagreements(&self) -> Vec<Disagreement> {
+        if self.transcript.is_none() {
+            return Vec::new();
+        }
+        let mut list: Vec<Disagreement> = self
+            .unspoken
+            .iter()
+            .filter(|u| u.reason == align::UnspokenReason::NotHeard)
+            .map(|u| Disagreement::NotInAudio {
+                at_ms: u.near_ms,
+                transcript: u.text.clone(),
+            })
+            .chain(self.unscripted.iter().filter(|u| !u.is_short()).map(|u| {
+                Disagreement::NotInTranscript {
+                    at_ms: u.start_ms,
+                    audio: u.text.clone(),
+                }
+            }))
+            .chain(
+                self.substitutions
+                    .iter()
+                    .filter(|s| s.transcript_verified != Some(true))
+                    .map(|s| Disagreement::Changed {
+                        at_ms: s.start_ms,
+                        transcript: s.transcript.clone(),
+                        audio: s.audio.clone(),
+                    }),
+            )
+            .collect();
+        list.sort_by_key(Disagreement::at_ms);
+        list
+    }
+
+    /// Substitutions whose transcript text the model confirms when asked:
+    /// the recognizer heard otherwise, the transcript stands.
+    pub fn recognizer_slips(&self) -> usize {
+        self.substitutions
+            .iter()
+            .filter(|s| s.transcript_verified == Some(true))
+            .count()
+    }
+}
+
 /// 2: the SHA-256 of the audio, model and transcript.
 pub const SCHEMA_VERSION: u32 = 2;
 
@@ -123,10 +198,10 @@ pub fn check_output_dir(dir: &Path) -> Result<(), Error> {
         detail: e.to_string(),
     };
     std::fs::create_dir_all(dir).map_err(fail)?;
-    tempfile::Builder::new()
-        .prefix(".podcap-check-")
-        .tempfile_in(dir)
-        .map_err(fail)?;
+    // A probe file, dropped unwritten; what a killed run left of one goes.
+    let probe = dir.join(".podcap-check");
+    crate::fsutil::remove_stale_temps(&probe).map_err(fail)?;
+    crate::fsutil::AtomicFile::create(&probe).map_err(fail)?;
     Ok(())
 }
 
@@ -194,6 +269,25 @@ pub fn analyze_with(
     inputs: &Inputs,
     progress: &dyn Progress,
 ) -> Result<Report, Error> {
+    analyze_on(
+        &engine.whisper,
+        &engine.model_sha256,
+        options,
+        inputs,
+        progress,
+    )
+}
+
+/// [`analyze_with`] on any recognizer (a loaded model shared by several
+/// episodes at once, see [`crate::batch`]), whose model file has the SHA-256
+/// `model_sha256`.
+pub fn analyze_on(
+    recognizer: &dyn transcribe::Transcriber,
+    model_sha256: &str,
+    options: &CaptionOptions,
+    inputs: &Inputs,
+    progress: &dyn Progress,
+) -> Result<Report, Error> {
     let audio_sha256 =
         crate::fsutil::sha256_file(&options.episode).map_err(|e| audio::AudioError::Open {
             path: options.episode.clone(),
@@ -205,7 +299,7 @@ pub fn analyze_with(
     let t = Instant::now();
     let episode = options.episode.clone();
     let (recognized, decoded) = transcribe::transcribe_stream(
-        &engine.whisper,
+        recognizer,
         options.run,
         move |push| {
             let mut samples = 0usize;
@@ -230,7 +324,7 @@ pub fn analyze_with(
         ModelReport {
             name: options.model_name.clone(),
             path: options.model_path.display().to_string(),
-            sha256: engine.model_sha256.clone(),
+            sha256: model_sha256.to_string(),
             beam_size: options.engine.beam_size,
             language: options.engine.language.clone(),
         },
@@ -243,7 +337,7 @@ pub fn analyze_with(
         progress.stage("verifying");
         let t = Instant::now();
         verify(
-            &engine.whisper,
+            recognizer,
             &options.episode,
             options.run.jobs,
             &mut report.words,
@@ -484,7 +578,7 @@ pub fn realign_report(
     Ok(report)
 }
 
-fn parse_formats(names: &[String]) -> Result<Vec<Box<dyn captions::Format>>, Error> {
+pub(crate) fn parse_formats(names: &[String]) -> Result<Vec<Box<dyn captions::Format>>, Error> {
     names
         .iter()
         .map(|f| {
@@ -498,7 +592,7 @@ fn parse_formats(names: &[String]) -> Result<Vec<Box<dyn captions::Format>>, Err
 }
 
 /// Renders every format first, then writes each atomically.
-fn write_outputs(
+pub(crate) fn write_outputs(
     report: &Report,
     out_dir: &Path,
     stem: &str,

@@ -4,9 +4,11 @@
 mod util;
 
 mod audio;
+mod batch;
 mod browser;
 mod check;
 mod cli_errors;
+mod deploy;
 mod e2e;
 mod engine;
 mod engine_api;

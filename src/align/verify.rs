@@ -50,8 +50,9 @@ fn spoken(w: &AlignedWord) -> bool {
     w.status != WordStatus::Unspoken && w.start_ms.is_some() && w.end_ms.is_some()
 }
 
-/// Windows covering every word to ask about, each starting up to
-/// [`CONTEXT_MS`] before its first one, on word boundaries.
+/// Windows covering every word to ask about (substituted or interpolated,
+/// with no verdict yet), each starting up to [`CONTEXT_MS`] before its
+/// first one, on word boundaries.
 pub fn plan(words: &[AlignedWord]) -> Vec<Window> {
     let timed: Vec<usize> = (0..words.len()).filter(|&i| spoken(&words[i])).collect();
     let mut ask = vec![false; words.len()];
@@ -59,7 +60,7 @@ pub fn plan(words: &[AlignedWord]) -> Vec<Window> {
         ask[i] = matches!(
             words[i].status,
             WordStatus::Substituted | WordStatus::Interpolated
-        );
+        ) && words[i].margin.is_none();
     }
     let start = |k: usize| words[timed[k]].start_ms.expect("timed");
     let end = |k: usize| words[timed[k]].end_ms.expect("timed");
@@ -162,5 +163,8 @@ mod tests {
         // A word the recognizer did not hear is asked about too.
         words[10].status = WordStatus::Interpolated;
         assert_eq!(plan(&words[..30])[0].asked, [10]);
+        // A word with a verdict (carried over from a saved run) is not asked again.
+        words[10].margin = Some(-1.0);
+        assert!(plan(&words[..30]).is_empty());
     }
 }

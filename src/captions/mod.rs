@@ -315,7 +315,7 @@ pub struct CaptionDoc<'a> {
 }
 
 /// One output format.
-pub trait Format {
+pub trait Format: Send + Sync {
     fn extension(&self) -> &'static str;
     fn render(&self, doc: &CaptionDoc) -> Vec<u8>;
 }

@@ -50,65 +50,48 @@ pub fn print_disagreements(report: &podcap::Report) {
         s.matched, s.substituted, s.interpolated, s.unspoken
     );
     const SHOWN: usize = 20;
-    let mut lines: Vec<(u64, String)> = Vec::new();
-    // Page text around the episode (title, links, footer) is expected not to be
-    // heard: count it rather than list it.
     use podcap::align::UnspokenReason;
+    use podcap::pipeline::Disagreement;
     let page_text = report
         .unspoken
         .iter()
         .filter(|u| u.reason == UnspokenReason::PageText)
         .count();
-    for u in report
-        .unspoken
-        .iter()
-        .filter(|u| u.reason == UnspokenReason::NotHeard)
-    {
-        lines.push((u.near_ms, format!("not in the audio: \"{}\"", u.text)));
-    }
     if page_text > 0 {
         println!("{page_text} passage(s) of page text before or after the episode are not in the audio (see \"unspoken\" in the JSON)");
     }
-    // A few words more than the transcript has are most often the
-    // recognizer's, from a stretch it misheard: in the JSON, not listed.
-    for u in report.unscripted.iter().filter(|u| !u.is_short()) {
-        lines.push((u.start_ms, format!("not in the transcript: \"{}\"", u.text)));
-    }
-    // Where the model, asked about the transcript's words, accepts them, the
-    // recognizer slipped: counted, not listed.
-    let slips = report
-        .substitutions
-        .iter()
-        .filter(|s| s.transcript_verified == Some(true))
-        .count();
-    for sub in report
-        .substitutions
-        .iter()
-        .filter(|s| s.transcript_verified != Some(true))
-    {
-        let audio = if sub.audio.is_empty() {
-            "(other words, not recognized)".to_string()
-        } else {
-            format!("\"{}\"", sub.audio)
-        };
-        lines.push((
-            sub.start_ms,
-            format!("transcript: \"{}\", audio: {audio}", sub.transcript),
-        ));
-    }
-    lines.sort_by_key(|l| l.0);
+    let slips = report.recognizer_slips();
     if slips > 0 {
         println!("{slips} place(s) the recognizer heard otherwise, but the model confirms the transcript there when asked (\"substitutions\" in the JSON)");
     }
-    if lines.is_empty() {
+    let list = report.disagreements();
+    if list.is_empty() {
         println!("transcript and audio agree");
         return;
     }
-    println!("where transcript and audio disagree ({}):", lines.len());
-    for (ms, line) in lines.iter().take(SHOWN) {
-        println!("  {:>8}  {line}", mmss(*ms));
+    println!("where transcript and audio disagree ({}):", list.len());
+    for d in list.iter().take(SHOWN) {
+        let line = match d {
+            Disagreement::NotInAudio { transcript, .. } => {
+                format!("not in the audio: \"{transcript}\"")
+            }
+            Disagreement::NotInTranscript { audio, .. } => {
+                format!("not in the transcript: \"{audio}\"")
+            }
+            Disagreement::Changed {
+                transcript, audio, ..
+            } => {
+                let audio = if audio.is_empty() {
+                    "(other words, not recognized)".to_string()
+                } else {
+                    format!("\"{audio}\"")
+                };
+                format!("transcript: \"{transcript}\", audio: {audio}")
+            }
+        };
+        println!("  {:>8}  {line}", mmss(d.at_ms()));
     }
-    if lines.len() > SHOWN {
-        println!("  ... {} more in the JSON", lines.len() - SHOWN);
+    if list.len() > SHOWN {
+        println!("  ... {} more in the JSON", list.len() - SHOWN);
     }
 }

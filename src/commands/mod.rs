@@ -2,6 +2,7 @@
 
 mod align;
 mod audio;
+mod batch;
 mod caption;
 mod check;
 mod model;
@@ -19,6 +20,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Caption(args) => caption::run(args, &models_dir),
         Command::Align(args) => align::run(args),
         Command::Check(args) => check::run(args, &models_dir),
+        Command::Batch(args) => batch::run(args, &models_dir),
         Command::Audio(args) => audio::run(args),
         Command::Model { command } => model::run(command, &models_dir),
     }
