@@ -292,13 +292,17 @@ impl Run<'_> {
             id: &entry.id,
             batch: self.progress,
         };
-        let report = match action {
-            Action::Realign => {
-                let json = outputs
-                    .iter()
-                    .find(|p| p.extension().is_some_and(|e| e == "json"))
-                    .expect("a realign has a JSON output");
-                self.realign(position, &episode_options, json, &progress)
+        let report = match (action, &previous) {
+            (Action::Realign, Some(previous)) => {
+                let json = previous
+                    .saved_json()
+                    .expect("a realign has a saved JSON report");
+                self.realign(
+                    position,
+                    &episode_options,
+                    &out_dir.join(&json.file),
+                    &progress,
+                )
             }
             _ => self.recognize(position, &episode_options, &progress),
         }

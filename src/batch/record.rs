@@ -95,6 +95,13 @@ pub struct Record {
     pub figures: Figures,
 }
 
+impl Record {
+    /// The JSON report among the outputs: its recognized words let a rerun align again.
+    pub fn saved_json(&self) -> Option<&Output> {
+        self.outputs.iter().find(|o| o.file.ends_with(".json"))
+    }
+}
+
 /// Where the record of episode `id` whose outputs go to `out_dir` is kept.
 pub fn path(out_dir: &Path, id: &str) -> PathBuf {
     out_dir.join(".podcap").join(format!("{id}.record.json"))
@@ -150,10 +157,148 @@ pub fn decide(
         return Action::Skip;
     }
     // Aligning again needs the saved recognized words, and a transcript.
-    let json = previous.outputs.iter().find(|o| o.file.ends_with(".json"));
-    if transcript.is_some() && json.is_some_and(intact) {
+    if transcript.is_some() && previous.saved_json().is_some_and(intact) {
         Action::Realign
     } else {
         Action::Caption
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp(sha256: &str) -> FileStamp {
+        FileStamp {
+            path: "x".into(),
+            sha256: sha256.into(),
+            size_bytes: 1,
+            modified_ns: 1,
+        }
+    }
+
+    #[test]
+    fn a_rerun_skips_realigns_or_captions_by_what_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("e.vtt"), "vtt").unwrap();
+        std::fs::write(dir.path().join("e.json"), "{}").unwrap();
+        let recognition = Recognition {
+            podcap_version: "1".into(),
+            model_name: "tiny.en".into(),
+            model_sha256: "m".into(),
+            beam_size: 5,
+            language: "en".into(),
+            threads_per_job: 1,
+        };
+        let rendering = Rendering {
+            formats: vec!["vtt".into(), "json".into()],
+            cues: serde_json::json!({"max_chars_per_line": 42}),
+        };
+        let output = |file: &str| Output {
+            file: file.into(),
+            sha256: crate::fsutil::sha256_file(&dir.path().join(file)).unwrap(),
+        };
+        let record = Record {
+            schema: SCHEMA.into(),
+            version: VERSION,
+            audio: stamp("a"),
+            transcript: Some(stamp("t")),
+            recognition: recognition.clone(),
+            rendering: rendering.clone(),
+            outputs: vec![output("e.vtt"), output("e.json")],
+            figures: Figures {
+                audio_duration_ms: 1,
+                transcript_words: None,
+                words_matched: None,
+                disagreements: None,
+            },
+        };
+        let decide_with = |audio: &str,
+                           transcript: Option<&str>,
+                           recognition: &Recognition,
+                           rendering: &Rendering| {
+            decide(
+                Some(&record),
+                &stamp(audio),
+                transcript.map(stamp).as_ref(),
+                recognition,
+                rendering,
+                dir.path(),
+            )
+        };
+        assert_eq!(
+            decide_with("a", Some("t"), &recognition, &rendering),
+            Action::Skip
+        );
+        assert_eq!(
+            decide(
+                None,
+                &stamp("a"),
+                None,
+                &recognition,
+                &rendering,
+                dir.path()
+            ),
+            Action::Caption
+        );
+        // Only the transcript or the cue settings changed: align again.
+        assert_eq!(
+            decide_with("a", Some("t2"), &recognition, &rendering),
+            Action::Realign
+        );
+        let mut wider = rendering.clone();
+        wider.cues = serde_json::json!({"max_chars_per_line": 37});
+        assert_eq!(
+            decide_with("a", Some("t"), &recognition, &wider),
+            Action::Realign
+        );
+        // Without a transcript now, there is nothing to align to.
+        assert_eq!(
+            decide_with("a", None, &recognition, &rendering),
+            Action::Caption
+        );
+        // New audio, another model or another beam: recognize again.
+        assert_eq!(
+            decide_with("a2", Some("t"), &recognition, &rendering),
+            Action::Caption
+        );
+        let mut other = recognition.clone();
+        other.model_sha256 = "m2".into();
+        assert_eq!(
+            decide_with("a", Some("t"), &other, &rendering),
+            Action::Caption
+        );
+        // A damaged caption file is made again from the saved words...
+        std::fs::write(dir.path().join("e.vtt"), "vt").unwrap();
+        assert_eq!(
+            decide_with("a", Some("t"), &recognition, &rendering),
+            Action::Realign
+        );
+        // ...unless the saved words are damaged too.
+        std::fs::write(dir.path().join("e.json"), "{").unwrap();
+        assert_eq!(
+            decide_with("a", Some("t"), &recognition, &rendering),
+            Action::Caption
+        );
+    }
+
+    #[test]
+    fn a_file_is_hashed_again_only_when_its_size_or_time_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        std::fs::write(&path, "one").unwrap();
+        let first = FileStamp::of(&path, None).unwrap();
+        assert_eq!(first.sha256, crate::fsutil::sha256_bytes(b"one"));
+        // Same size and time: the known hash is taken as is.
+        let known = FileStamp {
+            sha256: "known".into(),
+            ..first.clone()
+        };
+        assert_eq!(FileStamp::of(&path, Some(&known)).unwrap().sha256, "known");
+        std::fs::write(&path, "three").unwrap();
+        assert_eq!(
+            FileStamp::of(&path, Some(&known)).unwrap().sha256,
+            crate::fsutil::sha256_bytes(b"three")
+        );
     }
 }
