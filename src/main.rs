@@ -27,6 +27,16 @@ fn main() -> ExitCode {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
     }
+    // glibc gives each new thread an arena of its own, up to 8 per core, and
+    // keeps what each holds. `podcap batch` starts threads for every episode:
+    // over 100 entries its peak grew to 344 MB from 312 MB over 20; with one
+    // arena per core, 328 MB from 311 MB (scripts/bench-batch).
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: a malloc setting, made before any thread starts.
+    unsafe {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        libc::mallopt(libc::M_ARENA_MAX, cores as libc::c_int);
+    }
     let cli = cli::Cli::parse();
     match commands::run(cli) {
         Ok(code) => code,

@@ -205,6 +205,11 @@ pub fn align(
         let same = t.text[ti] == r.text[rj];
         let (t0, t1) = t.words[ti];
         let (r0, r1) = r.words[rj];
+        // A heading or title line is only ever its own words heard: a
+        // misheard word beside it belongs to the speech around it.
+        if !same && (t0..=t1).any(|w| transcript[w].hint == Hint::TitleLine) {
+            continue;
+        }
         for word in t0..=t1 {
             paired[word].extend((r0..=r1).map(|rec| (rec, same)));
         }
@@ -292,8 +297,27 @@ pub fn align(
         })
         .collect();
 
-    // Runs of eligible, unpaired transcript words: spoken-but-missed or never said?
+    // A title line none of whose words were heard was not read out: a
+    // header, apart from the text around it, which is judged on its own.
     let timed = |w: &AlignedWord| w.start_ms.is_some();
+    let mut k = 0;
+    while k < words.len() {
+        let line = transcript[k].line;
+        let end = (k..words.len())
+            .find(|&j| transcript[j].line != line)
+            .unwrap_or(words.len());
+        let title: Vec<usize> = (k..end)
+            .filter(|&j| transcript[j].hint == Hint::TitleLine)
+            .collect();
+        if !title.is_empty() && title.iter().all(|&j| !timed(&words[j])) {
+            title
+                .iter()
+                .for_each(|&j| unspoken_reason[j] = Some(UnspokenReason::Header));
+        }
+        k = end;
+    }
+
+    // Runs of eligible, unpaired transcript words: spoken-but-missed or never said?
     let mut i = 0;
     while i < words.len() {
         if timed(&words[i]) || unspoken_reason[i].is_some() {
@@ -799,6 +823,31 @@ mod tests {
             .iter()
             .map(|w| (w.text.as_str(), w.status))
             .collect()
+    }
+
+    #[test]
+    fn a_heading_never_takes_the_place_of_a_misheard_word() {
+        let t = split_words("We talked about the economy.\nChapter 3: Markets\nThen prices rose.");
+        // "economy" misheard as a word that resembles the heading's.
+        let r = speak("we talked about the market then prices rose", 0);
+        let a = align(&t, &r, 10_000);
+        let status = |w: &str| a.words.iter().find(|x| x.text == w).unwrap().status;
+        for heading in ["Chapter", "3:", "Markets"] {
+            assert_eq!(status(heading), WordStatus::Unspoken, "{heading}");
+        }
+        assert_ne!(
+            status("economy."),
+            WordStatus::Unspoken,
+            "{:?} {:?}",
+            statuses(&a),
+            a.unscripted
+        );
+        let captions: String = crate::captions::build_cues(&a.words, &Default::default())
+            .iter()
+            .map(|c| c.text() + "\n")
+            .collect();
+        assert!(captions.contains("economy."), "{captions}");
+        assert!(!captions.contains("Markets"), "{captions}");
     }
 
     #[test]
