@@ -537,36 +537,51 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
 
-    #[test]
-    fn the_gate_holds_its_permits_and_serves_the_earliest_episode_first() {
-        let gate = Gate::new(2);
+    /// Runs `priorities` as waiters on `gate` once all have queued behind
+    /// `held`; returns the order they got in and the most inside at once.
+    fn queue_behind(
+        gate: &Gate,
+        held: Vec<Permit<'_>>,
+        priorities: &[usize],
+    ) -> (Vec<usize>, usize) {
         let inside = AtomicUsize::new(0);
         let most = AtomicUsize::new(0);
         let order = Mutex::new(Vec::new());
-        let first = gate.enter(0);
-        let second = gate.enter(0);
         std::thread::scope(|s| {
-            // Waiters of later episodes queue first; the earliest still goes first.
-            for priority in [5, 3, 1, 4, 2] {
-                let (gate, inside, most, order) = (&gate, &inside, &most, &order);
+            for &priority in priorities {
+                let (inside, most, order) = (&inside, &most, &order);
                 s.spawn(move || {
                     let _p = gate.enter(priority);
                     let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
                     most.fetch_max(now, Ordering::SeqCst);
                     order.lock().unwrap().push(priority);
-                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    std::thread::sleep(std::time::Duration::from_millis(10));
                     inside.fetch_sub(1, Ordering::SeqCst);
                 });
-                std::thread::sleep(std::time::Duration::from_millis(20));
             }
-            drop(first);
-            drop(second);
+            while gate.state.lock().unwrap().waiting.len() < priorities.len() {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            drop(held);
         });
-        assert!(most.load(Ordering::SeqCst) <= 2);
-        let order = order.into_inner().unwrap();
-        assert_eq!(&order[..2], &[1, 2], "{order:?}");
-        let mut sorted = order.clone();
-        sorted.sort();
-        assert_eq!(sorted, [1, 2, 3, 4, 5]);
+        (order.into_inner().unwrap(), most.load(Ordering::SeqCst))
+    }
+
+    #[test]
+    fn the_gate_serves_the_earliest_episode_first() {
+        let gate = Gate::new(1);
+        let held = vec![gate.enter(0)];
+        let (order, most) = queue_behind(&gate, held, &[5, 3, 1, 4, 2]);
+        assert_eq!(order, [1, 2, 3, 4, 5]);
+        assert_eq!(most, 1);
+    }
+
+    #[test]
+    fn the_gate_lets_in_as_many_as_it_has_permits() {
+        let gate = Gate::new(2);
+        let held = vec![gate.enter(0), gate.enter(0)];
+        let (order, most) = queue_behind(&gate, held, &[1, 2, 3, 4, 5, 6]);
+        assert!(most <= 2, "{most} inside at once");
+        assert_eq!(order.len(), 6);
     }
 }
