@@ -13,3 +13,4 @@ mod e2e;
 mod engine;
 mod engine_api;
 mod model;
+mod styles;

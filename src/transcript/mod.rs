@@ -210,16 +210,24 @@ pub fn split_words(text: &str) -> Vec<TranscriptWord> {
                 }
             }
         }
+        // Times a transcript tool wrote ("[00:01:23]", "(12:05)", "00:01:23")
+        // are never spoken.
+        for (k, &(s, e)) in tokens.iter().enumerate() {
+            if is_timestamp(&chars[s..e]) {
+                cue[k] = true;
+            }
+        }
         let trimmed: String = line.trim().to_string();
         let title_line = !trimmed.is_empty() && !trimmed.ends_with(CLOSING) && tokens.len() <= 12;
-        let label_end = speaker_label_end(&chars, &tokens);
-        if let Some(n) = label_end {
-            let name: Vec<String> = tokens[..n]
+        let label = speaker_label(&chars, &tokens, title_line);
+        if let Some(label) = &label {
+            let name: Vec<String> = tokens[label.names.clone()]
                 .iter()
                 .map(|&(s, e)| chars[s..e].iter().collect())
                 .collect();
             speaker = Some(name.join(" ").trim_end_matches(':').to_string());
         }
+        let label_end = label.map(|l| l.end);
         for (k, &(s, e)) in tokens.iter().enumerate() {
             let t: String = chars[s..e].iter().collect();
             if !t.chars().any(char::is_alphanumeric) {
@@ -251,16 +259,81 @@ pub fn split_words(text: &str) -> Vec<TranscriptWord> {
     words
 }
 
-/// `JOHN:` or `John Peterson:` opening a line with more text after it: the
-/// number of label tokens.
-fn speaker_label_end(chars: &[char], tokens: &[(usize, usize)]) -> Option<usize> {
-    for (k, &(s, e)) in tokens.iter().enumerate().take(3) {
-        let tok = &chars[s..e];
-        if !tok[0].is_uppercase() {
+/// A time as transcript tools write them: `0:05`, `01:23`, `1:02:03`,
+/// `00:01:23.450`, bare or in brackets or parentheses, perhaps followed by
+/// `:` or `,`. Bare, only with hours (`1:02:03`): "at 3:30" is said.
+fn is_timestamp(tok: &[char]) -> bool {
+    is_time(tok, false)
+}
+
+/// [`is_timestamp`], or with `bare_minutes` also a bare `0:05`.
+fn is_time(tok: &[char], bare_minutes: bool) -> bool {
+    let text: String = tok.iter().collect();
+    let text = text.trim_end_matches([':', ',', '-']);
+    let (inner, enclosed) = match text.strip_prefix(['[', '(']) {
+        Some(rest) => match rest.strip_suffix([']', ')']) {
+            Some(inner) => (inner, true),
+            None => return false,
+        },
+        None => (text, false),
+    };
+    let inner = inner.split(['.', ',']).next().unwrap_or("");
+    let parts: Vec<&str> = inner.split(':').collect();
+    let digits_ok = parts.len() >= 2
+        && parts.len() <= 3
+        && parts[0].len() <= 2
+        && !parts[0].is_empty()
+        && parts[1..].iter().all(|p| p.len() == 2)
+        && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_digit()));
+    digits_ok && (enclosed || parts.len() == 3 || bare_minutes)
+}
+
+/// A speaker label's tokens on its line.
+struct Label {
+    /// The name ("Speaker 1", "JOHN").
+    names: std::ops::Range<usize>,
+    /// The tokens up to here are the label (the name, with a time after it
+    /// on a line of its own).
+    end: usize,
+}
+
+/// A speaker label opening a line: `JOHN:`, `John Peterson:`, `Speaker 1:`,
+/// `Speaker 1 (00:01:23):`, `[00:01:23] JOHN:` (the time before it), or a
+/// line holding only a name and a time (`John Peterson  0:05`, the speaker
+/// of the lines after it). Returns the index of the first name token and
+/// the number of name tokens. On a short line without closing punctuation,
+/// a name with a number is a heading instead ("Chapter 3: The Return").
+fn speaker_label(chars: &[char], tokens: &[(usize, usize)], title_line: bool) -> Option<Label> {
+    let tok = |k: usize| &chars[tokens[k].0..tokens[k].1];
+    let first = usize::from(!tokens.is_empty() && is_timestamp(tok(0)));
+    let mut has_number = false;
+    for k in first..tokens.len().min(first + 4) {
+        let t = tok(k);
+        let last = k + 1 == tokens.len();
+        if k > first && (is_timestamp(t) || (last && is_time(t, true))) {
+            // "Speaker 1 (00:01:23):", or a name and its time alone on a line.
+            return (t.last() == Some(&':') || last).then_some(Label {
+                names: first..k,
+                end: k + 1,
+            });
+        }
+        let number = k > first
+            && t.iter()
+                .take_while(|c| **c != ':')
+                .all(char::is_ascii_digit);
+        if !(t[0].is_uppercase() || number) {
             return None;
         }
-        if tok.last() == Some(&':') {
-            return (k + 1 < tokens.len()).then_some(k + 1);
+        has_number |= number;
+        if t.last() == Some(&':') {
+            if has_number && title_line {
+                return None;
+            }
+            // With the speech after it, or alone on its line before the speech.
+            return Some(Label {
+                names: first..k + 1,
+                end: k + 1,
+            });
         }
     }
     None
@@ -322,6 +395,48 @@ mod tests {
             [&[Some("John Peterson"); 7][..], &[Some("ANNA"); 2]].concat()
         );
         assert_eq!(of("yes."), Hint::Text);
+    }
+
+    #[test]
+    fn speaker_labels_and_times_as_transcript_tools_write_them() {
+        let text = "Speaker 1 (00:01:23):\nHello and welcome.\n\
+                    [00:01:30] JOHN: Thanks for having me.\n\
+                    John Peterson  0:05\nGlad to be here [00:02:10] today.\n\
+                    Speaker 2: At 3:30 we met, 1:02:03 later we left.\n\
+                    Chapter 3: The Return\n\
+                    ANNA (12:05): Right (laughs) [crosstalk] yes.";
+        let w = split_words(text);
+        let spoken: Vec<&str> = w
+            .iter()
+            .filter(|w| w.hint == Hint::Text)
+            .map(|w| w.text.as_str())
+            .collect();
+        assert_eq!(
+            spoken,
+            [
+                "Hello", "and", "welcome.", "Thanks", "for", "having", "me.", "Glad", "to", "be",
+                "here", "today.", "At", "3:30", "we", "met,", "later", "we", "left.", "Right",
+                "yes."
+            ]
+        );
+        let speaker_of = |word: &str| {
+            w.iter()
+                .find(|x| x.text == word)
+                .and_then(|x| x.speaker.clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(speaker_of("welcome."), "Speaker 1");
+        assert_eq!(speaker_of("Thanks"), "JOHN");
+        assert_eq!(speaker_of("Glad"), "John Peterson");
+        assert_eq!(speaker_of("met,"), "Speaker 2");
+        assert_eq!(speaker_of("Right"), "ANNA");
+        let hint_of = |word: &str| w.iter().find(|x| x.text == word).unwrap().hint;
+        assert_eq!(hint_of("Peterson"), Hint::SpeakerLabel);
+        assert_eq!(hint_of("0:05"), Hint::SpeakerLabel);
+        assert_eq!(hint_of("1:02:03"), Hint::Cue);
+        // A heading with a number is a heading, not a speaker.
+        assert_eq!(hint_of("Chapter"), Hint::TitleLine);
+        assert_eq!(hint_of("Return"), Hint::TitleLine);
     }
 
     #[test]
