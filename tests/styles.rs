@@ -114,3 +114,41 @@ fn labels_times_and_headings_are_never_captioned_and_the_speech_is() {
         );
     }
 }
+
+#[test]
+fn an_srt_given_as_the_transcript_is_read_for_its_text() {
+    // podcap's own SRT of the sample: its text is the published transcript's.
+    let srt = sample_outputs().join("sample.srt");
+    let dir = tempfile::tempdir().unwrap();
+    let o = podcap(&[
+        "caption",
+        "samples/sample.mp3",
+        "--transcript",
+        srt.to_str().unwrap(),
+        "--formats",
+        "vtt,json",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("sample.json")).unwrap()).unwrap();
+    let stats = &report["stats"];
+    let (matched, words) = (
+        stats["matched"].as_u64().unwrap(),
+        stats["transcript_words"].as_u64().unwrap(),
+    );
+    // Only spoken text: no cue numbers or times to leave unspoken.
+    assert_eq!(stats["unspoken"], 0, "{stats}");
+    assert!(matched * 100 >= words * 90, "{matched} of {words} matched");
+    let vtt = std::fs::read_to_string(dir.path().join("sample.vtt")).unwrap();
+    let cue_text: Vec<&str> = vtt
+        .split("\n\n")
+        .skip(2)
+        .flat_map(|cue| cue.lines().skip(2))
+        .collect();
+    assert!(cue_text.len() > 20, "{vtt}");
+    for line in cue_text {
+        assert!(!line.contains("-->") && !line.contains(",000"), "{line}");
+    }
+}

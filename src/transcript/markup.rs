@@ -21,6 +21,8 @@ pub enum Markup {
     Plain,
     Html,
     Markdown,
+    /// SRT or WebVTT given as the transcript.
+    Subtitles,
 }
 
 /// Guesses the markup from the file name, then from the content.
@@ -33,7 +35,16 @@ pub fn detect(path: &std::path::Path, text: &str) -> Markup {
     match ext.as_str() {
         "html" | "htm" | "xhtml" => return Markup::Html,
         "md" | "markdown" => return Markup::Markdown,
+        "srt" | "vtt" => return Markup::Subtitles,
         _ => {}
+    }
+    let mut lines = text.trim_start_matches('\u{feff}').lines().map(str::trim);
+    let first = lines.by_ref().find(|l| !l.is_empty()).unwrap_or("");
+    if first.starts_with("WEBVTT")
+        || (first.chars().all(|c| c.is_ascii_digit())
+            && lines.next().is_some_and(|l| l.contains("-->")))
+    {
+        return Markup::Subtitles;
     }
     let head: String = text
         .trim_start()
@@ -328,6 +339,123 @@ pub fn from_markdown(src: &str) -> Extracted {
     out.finish(src.chars().count())
 }
 
+/// A cue time, `01:02:03,450` (SRT) or `01:02:03.450` / `02:03.450` (WebVTT), in ms.
+fn cue_time_ms(text: &str) -> Option<u64> {
+    let (clock, ms) = text.trim().split_once([',', '.'])?;
+    let mut s = 0u64;
+    for part in clock.split(':') {
+        s = s * 60 + part.parse::<u64>().ok()?;
+    }
+    Some(s * 1000 + ms.get(..3)?.parse::<u64>().ok()?)
+}
+
+/// SRT or WebVTT given as the transcript: the cues' text as flowing
+/// paragraphs (a new one where the speaker changes or cues are 2 s or more
+/// apart, so a cue's line breaks make no headings), without cue numbers,
+/// times, settings, NOTE, STYLE and REGION blocks, or tags. A `<v Name>`
+/// voice opens its paragraph with a `Name:` label where the speaker changes.
+pub fn from_subtitles(src: &str) -> Extracted {
+    let mut out = Builder {
+        text: String::new(),
+        offsets: Vec::new(),
+    };
+    let chars: Vec<char> = src.chars().collect();
+    // Lines as (start, end) char ranges.
+    let mut lines = Vec::new();
+    let mut start = 0;
+    for (i, &c) in chars.iter().enumerate() {
+        if c == '\n' {
+            lines.push((start, i));
+            start = i + 1;
+        }
+    }
+    lines.push((start, chars.len()));
+    let line = |k: usize| -> String {
+        let (a, b) = lines[k];
+        chars[a..b].iter().collect::<String>().trim().to_string()
+    };
+    let mut speaker: Option<String> = None;
+    let mut last_end_ms: Option<u64> = None;
+    let mut k = 0;
+    while k < lines.len() {
+        // A block runs to the next blank line; only a block with a timing line is a cue.
+        let block_end = (k..lines.len())
+            .find(|&j| line(j).is_empty())
+            .unwrap_or(lines.len());
+        let timing = (k..block_end).find(|&j| line(j).contains("-->"));
+        if let Some(t) = timing {
+            let times = line(t);
+            let (from, to) = times.split_once("-->").expect("a timing line");
+            let start_ms = cue_time_ms(from);
+            let end_ms = to.split_whitespace().next().and_then(cue_time_ms);
+            if let (Some(s), Some(last)) = (start_ms, last_end_ms) {
+                if s >= last + 2000 {
+                    out.newline(lines[t].0);
+                }
+            }
+            last_end_ms = end_ms.or(last_end_ms);
+            for j in t + 1..block_end {
+                let (a, b) = lines[j];
+                let mut i = a;
+                while i < b {
+                    let c = chars[i];
+                    if c == '<' || c == '{' {
+                        let close = if c == '<' { '>' } else { '}' };
+                        let Some(end) = (i..b).find(|&e| chars[e] == close) else {
+                            out.push(c, i);
+                            i += 1;
+                            continue;
+                        };
+                        // <v Name> or <v.loud Name>: a voice.
+                        if c == '<' && chars.get(i + 1) == Some(&'v') {
+                            let tag: String = chars[i + 2..end].iter().collect();
+                            let name_at = tag.find(' ').map(|p| p + 1);
+                            if let Some(p) = name_at {
+                                let name = tag[p..].trim().to_string();
+                                if !name.is_empty() && speaker.as_deref() != Some(name.as_str()) {
+                                    out.newline(i);
+                                    let first = i + 2 + tag[..p].chars().count();
+                                    for (n, ch) in tag[p..].trim_end().chars().enumerate() {
+                                        out.push(ch, first + n);
+                                    }
+                                    out.push(':', end);
+                                    out.push(' ', end);
+                                    speaker = Some(name);
+                                }
+                            }
+                        }
+                        i = end + 1;
+                        continue;
+                    }
+                    if c == '&' {
+                        let semi = (i + 1..b.min(i + 12)).find(|&e| chars[e] == ';');
+                        if let Some(decoded) =
+                            semi.and_then(|e| entity(&chars[i + 1..e].iter().collect::<String>()))
+                        {
+                            out.push(decoded, i);
+                            i = semi.expect("found above") + 1;
+                            continue;
+                        }
+                    }
+                    if c.is_whitespace() {
+                        out.space(i);
+                    } else {
+                        out.push(c, i);
+                    }
+                    i += 1;
+                }
+                out.space(b);
+            }
+        }
+        k = block_end + 1;
+    }
+    while out.text.ends_with(' ') {
+        out.text.pop();
+        out.offsets.pop();
+    }
+    out.finish(chars.len())
+}
+
 /// `[text](url)` starting at `chars[i] == '['`: the index after `)`.
 fn link_end(chars: &[char], i: usize) -> Option<usize> {
     let close = (i + 1..chars.len()).find(|&k| chars[k] == ']')?;
@@ -381,6 +509,32 @@ mod tests {
             "Episode 5\nJOHN: Hello there, it's me.\none\ntwo\nsnake_case stays\n"
         );
         check_offsets(src, &e);
+    }
+
+    #[test]
+    fn subtitles_to_flowing_text() {
+        let srt = "1\n00:00:01,000 --> 00:00:03,500\nHello and welcome\nto the show.\n\n2\n00:00:03,600 --> 00:00:05,000\n<i>Today</i> we talk\n\n3\n00:00:09,000 --> 00:00:10,000\nabout R&amp;D.\n";
+        let e = from_subtitles(srt);
+        assert_eq!(
+            e.text,
+            "Hello and welcome to the show. Today we talk\nabout R&D."
+        );
+        check_offsets(srt, &e);
+        let vtt = "WEBVTT\n\nNOTE made by hand\n\n00:01.000 --> 00:02.000 align:start\n<v Ann Lee>Hi there.\n\nintro\n00:02.100 --> 00:03.000\n<v Ann Lee>Still me.\n\n00:03.100 --> 00:04.000\n<v.loud Bo>And me.\n";
+        let e = from_subtitles(vtt);
+        assert_eq!(e.text, "Ann Lee: Hi there. Still me.\nBo: And me.");
+        assert_eq!(
+            detect(std::path::Path::new("t.txt"), vtt),
+            Markup::Subtitles
+        );
+        assert_eq!(
+            detect(std::path::Path::new("t.txt"), srt),
+            Markup::Subtitles
+        );
+        assert_eq!(
+            detect(std::path::Path::new("t.txt"), "1\nHello"),
+            Markup::Plain
+        );
     }
 
     #[test]

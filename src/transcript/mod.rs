@@ -120,6 +120,7 @@ pub fn read(path: &Path) -> Result<Transcript, TranscriptError> {
         markup::Markup::Plain => None,
         markup::Markup::Html => Some(markup::from_html(&text)),
         markup::Markup::Markdown => Some(markup::from_markdown(&text)),
+        markup::Markup::Subtitles => Some(markup::from_subtitles(&text)),
     };
     let words = match &extracted {
         None => split_words(&text),
