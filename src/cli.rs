@@ -323,7 +323,6 @@ impl BatchArgs {
         };
         Ok(podcap::batch::BatchOptions {
             caption,
-            out_dir: self.out.clone(),
             force: self.force,
             shard,
             catalog: catalog.display().to_string(),

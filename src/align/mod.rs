@@ -297,11 +297,15 @@ pub fn align(
         })
         .collect();
 
-    // A title line none of whose words were heard was not read out: a
-    // header, apart from the text around it, which is judged on its own.
+    // A title line inside the episode none of whose words were heard was
+    // not read out: a header, apart from the text around it, which is judged
+    // on its own. (Before the first heard word and after the last, the runs
+    // below take it for page text.)
     let timed = |w: &AlignedWord| w.start_ms.is_some();
-    let mut k = 0;
-    while k < words.len() {
+    let first_heard = words.iter().position(timed).unwrap_or(words.len());
+    let last_heard = words.iter().rposition(timed).unwrap_or(0);
+    let mut k = first_heard;
+    while k < last_heard {
         let line = transcript[k].line;
         let end = (k..words.len())
             .find(|&j| transcript[j].line != line)

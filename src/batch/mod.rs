@@ -31,12 +31,11 @@ pub use summary::{EpisodeSummary, Status, Summary};
 /// What `podcap batch` does, as plain options.
 #[derive(Debug, Clone)]
 pub struct BatchOptions {
-    /// The settings of every episode (model, engine, jobs, cues, formats);
-    /// its episode, transcript and output folder are each episode's own.
+    /// The settings of every episode (model, engine, jobs, cues, formats)
+    /// and the output folder of the run (outputs, unless the catalog gives
+    /// an episode its own folder, and the summary); the episode and
+    /// transcript are each episode's own.
     pub caption: CaptionOptions,
-    /// Where outputs go (unless the catalog gives an episode its own
-    /// folder), and the summary.
-    pub out_dir: PathBuf,
     /// Redo every episode, up to date or not.
     pub force: bool,
     /// Only this share of the catalog.
@@ -66,7 +65,7 @@ impl BatchProgress for Silent {}
 /// Captions the `entries` of a catalog. Fails only when the run cannot start
 /// (an unknown format, an output folder that takes no files, a bad model);
 /// an episode that fails is marked failed in the summary, which is also
-/// written to `out_dir`.
+/// written to the output folder.
 pub fn run(
     entries: &[Entry],
     options: &BatchOptions,
@@ -74,7 +73,7 @@ pub fn run(
 ) -> Result<Summary, Error> {
     let started = Instant::now();
     let formats = pipeline::parse_formats(&options.caption.formats)?;
-    pipeline::check_output_dir(&options.out_dir)?;
+    pipeline::check_output_dir(&options.caption.out_dir)?;
     crate::model::inspect(&options.caption.model_path)?;
     let model_sha256 = crate::fsutil::sha256_file(&options.caption.model_path)
         .map_err(crate::model::ModelError::from)?;
@@ -131,7 +130,7 @@ pub fn run(
         episodes,
         started.elapsed().as_secs_f64(),
     );
-    summary.write(&options.out_dir)?;
+    summary.write(&options.caption.out_dir)?;
     Ok(summary)
 }
 
@@ -212,7 +211,10 @@ impl Run<'_> {
     /// One episode, as `podcap caption` does it; errors are its one-line message.
     fn caption_episode(&self, position: usize, entry: &Entry) -> Result<Done, String> {
         let options = self.options;
-        let out_dir = entry.out.clone().unwrap_or_else(|| options.out_dir.clone());
+        let out_dir = entry
+            .out
+            .clone()
+            .unwrap_or_else(|| options.caption.out_dir.clone());
         if entry.out.is_some() {
             pipeline::check_output_dir(&out_dir).map_err(|e| line(&e))?;
         }

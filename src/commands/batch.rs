@@ -73,6 +73,7 @@ pub fn run(args: BatchArgs, models_dir: &Path) -> anyhow::Result<ExitCode> {
     println!(
         "summary: {}",
         options
+            .caption
             .out_dir
             .join(format!("{}.json", summary.file_stem()))
             .display()
