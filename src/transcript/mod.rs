@@ -301,9 +301,10 @@ struct Label {
 /// A speaker label opening a line: `JOHN:`, `John Peterson:`, `Speaker 1:`,
 /// `Speaker 1 (00:01:23):`, `[00:01:23] JOHN:` (the time before it), or a
 /// line holding only a name and a time (`John Peterson  0:05`, the speaker
-/// of the lines after it). Returns the index of the first name token and
-/// the number of name tokens. On a short line without closing punctuation,
-/// a name with a number is a heading instead ("Chapter 3: The Return").
+/// of the lines after it). On a short line without closing punctuation, a
+/// name with a number is a heading instead ("Chapter 3: The Return"); alone
+/// on its line, only a name in capitals or with a number ("JOHN:",
+/// "Speaker 2:") is a label, not a heading ("Key Takeaways:").
 fn speaker_label(chars: &[char], tokens: &[(usize, usize)], title_line: bool) -> Option<Label> {
     let tok = |k: usize| &chars[tokens[k].0..tokens[k].1];
     let first = usize::from(!tokens.is_empty() && is_timestamp(tok(0)));
@@ -331,7 +332,10 @@ fn speaker_label(chars: &[char], tokens: &[(usize, usize)], title_line: bool) ->
                 return None;
             }
             // With the speech after it, or alone on its line before the speech.
-            return Some(Label {
+            let capitals = (first..=k)
+                .flat_map(|j| tok(j).iter())
+                .all(|c| !c.is_lowercase());
+            return (!last || has_number || capitals).then_some(Label {
                 names: first..k + 1,
                 end: k + 1,
             });
@@ -405,6 +409,8 @@ mod tests {
                     John Peterson  0:05\nGlad to be here [00:02:10] today.\n\
                     Speaker 2: At 3:30 we met, 1:02:03 later we left.\n\
                     Chapter 3: The Return\n\
+                    Key Takeaways:\n\
+                    ANNA:\nSo.\n\
                     ANNA (12:05): Right (laughs) [crosstalk] yes.";
         let w = split_words(text);
         let spoken: Vec<&str> = w
@@ -415,8 +421,29 @@ mod tests {
         assert_eq!(
             spoken,
             [
-                "Hello", "and", "welcome.", "Thanks", "for", "having", "me.", "Glad", "to", "be",
-                "here", "today.", "At", "3:30", "we", "met,", "later", "we", "left.", "Right",
+                "Hello",
+                "and",
+                "welcome.",
+                "Thanks",
+                "for",
+                "having",
+                "me.",
+                "Glad",
+                "to",
+                "be",
+                "here",
+                "today.",
+                "At",
+                "3:30",
+                "we",
+                "met,",
+                "later",
+                "we",
+                "left.",
+                "Key",
+                "Takeaways:",
+                "So.",
+                "Right",
                 "yes."
             ]
         );
@@ -431,6 +458,8 @@ mod tests {
         assert_eq!(speaker_of("Glad"), "John Peterson");
         assert_eq!(speaker_of("met,"), "Speaker 2");
         assert_eq!(speaker_of("Right"), "ANNA");
+        assert_eq!(speaker_of("Takeaways:"), "Speaker 2");
+        assert_eq!(speaker_of("So."), "ANNA");
         let hint_of = |word: &str| w.iter().find(|x| x.text == word).unwrap().hint;
         assert_eq!(hint_of("Peterson"), Hint::SpeakerLabel);
         assert_eq!(hint_of("0:05"), Hint::SpeakerLabel);
