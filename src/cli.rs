@@ -53,17 +53,36 @@ pub struct CaptionArgs {
     /// Output folder.
     #[arg(long, short, default_value = ".")]
     pub out: PathBuf,
-    /// Output formats, comma separated: vtt, srt, json, review.
-    #[arg(long, default_value = "vtt,srt,json", value_delimiter = ',')]
-    pub formats: Vec<String>,
-    /// Also write NAME.review.html: the transcript coloured by status and
-    /// confidence, with an audio player and the disagreements, for a producer.
-    #[arg(long)]
-    pub review: bool,
+    #[command(flatten)]
+    pub outputs: OutputArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
     #[command(flatten)]
     pub cues: CueArgs,
+}
+
+/// What files are written.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output formats, comma separated: vtt, srt, json, review.
+    #[arg(long, default_value = "vtt,srt,json", value_delimiter = ',')]
+    pub formats: Vec<String>,
+    /// Also write NAME.review.html (ID.review.html in a batch): the
+    /// transcript coloured by status and confidence, with an audio player
+    /// and the disagreements, for a producer.
+    #[arg(long)]
+    pub review: bool,
+}
+
+impl OutputArgs {
+    /// `--formats`, with `review` added for `--review`.
+    pub fn formats(&self) -> Vec<String> {
+        let mut formats = self.formats.clone();
+        if self.review && !formats.iter().any(|x| x == "review") {
+            formats.push("review".into());
+        }
+        formats
+    }
 }
 
 /// How the model runs.
@@ -186,12 +205,8 @@ pub struct BatchArgs {
     /// summary.json and summary.csv in --out; runs nothing.
     #[arg(long, num_args = 1.., value_name = "DIR", conflicts_with_all = ["catalog", "shard", "force"])]
     pub merge_summaries: Option<Vec<PathBuf>>,
-    /// Output formats, comma separated: vtt, srt, json, review.
-    #[arg(long, default_value = "vtt,srt,json", value_delimiter = ',')]
-    pub formats: Vec<String>,
-    /// Also write ID.review.html for each episode.
-    #[arg(long)]
-    pub review: bool,
+    #[command(flatten)]
+    pub outputs: OutputArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
     #[command(flatten)]
@@ -282,15 +297,6 @@ impl EngineArgs {
     }
 }
 
-/// `--formats`, with `review` added for `--review`.
-fn formats_with_review(formats: &[String], review: bool) -> Vec<String> {
-    let mut formats = formats.to_vec();
-    if review && !formats.iter().any(|x| x == "review") {
-        formats.push("review".into());
-    }
-    formats
-}
-
 impl CaptionArgs {
     pub fn to_options(
         &self,
@@ -298,7 +304,7 @@ impl CaptionArgs {
     ) -> Result<podcap::CaptionOptions, podcap::Error> {
         Ok(podcap::CaptionOptions {
             out_dir: self.out.clone(),
-            formats: formats_with_review(&self.formats, self.review),
+            formats: self.outputs.formats(),
             cues: self.cues.to_options(),
             ..self
                 .engine
@@ -317,7 +323,7 @@ impl BatchArgs {
     ) -> Result<podcap::batch::BatchOptions, podcap::Error> {
         let caption = podcap::CaptionOptions {
             out_dir: self.out.clone(),
-            formats: formats_with_review(&self.formats, self.review),
+            formats: self.outputs.formats(),
             cues: self.cues.to_options(),
             ..self.engine.to_options(models_dir, catalog, None)?
         };

@@ -57,11 +57,6 @@ pub trait BatchProgress: Sync {
     fn episode_finished(&self, _episode: &EpisodeSummary) {}
 }
 
-/// Reports nothing.
-pub struct Silent;
-
-impl BatchProgress for Silent {}
-
 /// Captions the `entries` of a catalog. Fails only when the run cannot start
 /// (an unknown format, an output folder that takes no files, a bad model);
 /// an episode that fails is marked failed in the summary, which is also

@@ -87,6 +87,31 @@ impl Builder {
         }
     }
 
+    /// Text at `chars[i]` (an entity such as `&amp;` ending before `limit`
+    /// decoded, white space as one space); returns the index after it.
+    fn text_char(&mut self, chars: &[char], i: usize, limit: usize) -> usize {
+        let c = chars[i];
+        if c == '&' {
+            let semi = (i + 1..limit.min(i + 12)).find(|&k| chars[k] == ';');
+            if let Some(k) = semi {
+                if let Some(decoded) = entity(&chars[i + 1..k].iter().collect::<String>()) {
+                    if decoded == ' ' {
+                        self.space(i);
+                    } else {
+                        self.push(decoded, i);
+                    }
+                    return k + 1;
+                }
+            }
+        }
+        if c.is_whitespace() {
+            self.space(i);
+        } else {
+            self.push(c, i);
+        }
+        i + 1
+    }
+
     fn finish(mut self, end: usize) -> Extracted {
         self.offsets.push(end);
         Extracted {
@@ -230,26 +255,7 @@ pub fn from_html(src: &str) -> Extracted {
             i += 1;
             continue;
         }
-        if c == '&' {
-            let semi = (i + 1..chars.len().min(i + 12)).find(|&k| chars[k] == ';');
-            if let Some(decoded) =
-                semi.and_then(|k| entity(&chars[i + 1..k].iter().collect::<String>()))
-            {
-                if decoded == ' ' {
-                    out.space(i);
-                } else {
-                    out.push(decoded, i);
-                }
-                i = semi.expect("found above") + 1;
-                continue;
-            }
-        }
-        if c.is_whitespace() {
-            out.space(i);
-        } else {
-            out.push(c, i);
-        }
-        i += 1;
+        i = out.text_char(&chars, i, chars.len());
     }
     out.finish(chars.len())
 }
@@ -427,22 +433,7 @@ pub fn from_subtitles(src: &str) -> Extracted {
                         i = end + 1;
                         continue;
                     }
-                    if c == '&' {
-                        let semi = (i + 1..b.min(i + 12)).find(|&e| chars[e] == ';');
-                        if let Some(decoded) =
-                            semi.and_then(|e| entity(&chars[i + 1..e].iter().collect::<String>()))
-                        {
-                            out.push(decoded, i);
-                            i = semi.expect("found above") + 1;
-                            continue;
-                        }
-                    }
-                    if c.is_whitespace() {
-                        out.space(i);
-                    } else {
-                        out.push(c, i);
-                    }
-                    i += 1;
+                    i = out.text_char(&chars, i, b);
                 }
                 out.space(b);
             }
