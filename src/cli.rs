@@ -103,9 +103,15 @@ pub struct EngineArgs {
     /// Spoken language for multilingual models ("auto" to detect).
     #[arg(long, default_value = "en")]
     pub language: String,
-    /// Beam search width (1 = greedy: faster, less accurate).
+    /// Beam search width without a transcript (1 = greedy: faster, less
+    /// accurate). With a transcript, podcap decodes greedily with the
+    /// transcript as the draft.
     #[arg(long, default_value_t = 5)]
     pub beam_size: usize,
+    /// With a transcript: accept the transcript's token where its
+    /// log-probability is within this many nats of the model's best.
+    #[arg(long, default_value_t = podcap::transcribe::whisper::DEFAULT_DRAFT_TOLERANCE_NATS)]
+    pub draft_tolerance: f32,
 }
 
 /// How captions are cut.
@@ -285,6 +291,7 @@ impl EngineArgs {
                 threads_per_job: threads,
                 language: self.language.clone(),
                 beam_size: self.beam_size.max(1),
+                draft_tolerance_nats: self.draft_tolerance.max(0.0),
             },
             cues: Default::default(),
         })

@@ -51,8 +51,13 @@ pub struct ModelReport {
     /// Of the ggml model file.
     #[serde(default)]
     pub sha256: String,
+    /// Without a transcript (or where the transcript-guided loop fell back).
     pub beam_size: usize,
     pub language: String,
+    /// Decoded with the transcript as the draft, accepting its tokens
+    /// within this margin ([`transcribe::decode`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft_tolerance_nats: Option<f32>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -298,8 +303,19 @@ pub fn analyze_on(
     progress.start_audio(inputs.announced_s.unwrap_or(0.0));
     let t = Instant::now();
     let episode = options.episode.clone();
+    let draft = inputs.transcript.as_ref().and_then(|t| {
+        recognizer.draft(
+            &mut t
+                .words
+                .iter()
+                .enumerate()
+                .filter(|(_, w)| matches!(w.hint, transcript::Hint::Text | transcript::Hint::TitleLine))
+                .map(|(i, w)| (i, w.text.as_str())),
+        )
+    });
     let (recognized, decoded) = transcribe::transcribe_stream(
         recognizer,
+        draft.as_ref(),
         options.run,
         move |push| {
             let mut samples = 0usize;
@@ -327,6 +343,9 @@ pub fn analyze_on(
             sha256: model_sha256.to_string(),
             beam_size: options.engine.beam_size,
             language: options.engine.language.clone(),
+            draft_tolerance_nats: draft
+                .as_ref()
+                .map(|_| options.engine.draft_tolerance_nats),
         },
         inputs.transcript.as_ref(),
         recognized,
@@ -451,7 +470,11 @@ pub(crate) fn build_report(
 ) -> Report {
     let t = Instant::now();
     let alignment: Alignment = match transcript {
-        Some(tr) => align::align(&tr.words, &recognized, duration_ms),
+        Some(tr) => {
+            let mut a = align::align(&tr.words, &recognized, duration_ms);
+            align::verify::apply_refusals(&mut a.words, &recognized);
+            a
+        }
         None => align::from_recognized(&recognized),
     };
     let align_ms = t.elapsed().as_millis() as u64;

@@ -31,9 +31,12 @@ fn assert_valid_junit(xml: &Path) {
 }
 
 /// The sample's transcript with one spoken word, inside a sentence, changed
-/// to `replacement`: the 1-based line of the edit, the original word and
-/// the edited transcript's path.
-fn edited_transcript(dir: &Path, replacement: &str) -> (usize, String, PathBuf) {
+/// to `replacement`: the 1-based line of the edit, the original word, the
+/// edited transcript's path and the chars of the edited sentence in it.
+fn edited_transcript(
+    dir: &Path,
+    replacement: &str,
+) -> (usize, String, PathBuf, std::ops::Range<usize>) {
     let text = std::fs::read_to_string(root().join("samples/sample.txt")).unwrap();
     let truth: serde_json::Value =
         serde_json::from_slice(&std::fs::read(root().join("samples/sample.truth.json")).unwrap())
@@ -52,6 +55,13 @@ fn edited_transcript(dir: &Path, replacement: &str) -> (usize, String, PathBuf) 
         })
         .expect("a long word inside a sentence")
         .1;
+    let sentence: Vec<&serde_json::Value> = words
+        .iter()
+        .filter(|x| x["sentence"] == w["sentence"])
+        .collect();
+    let grown = replacement.chars().count() as i64 - w["text"].as_str().unwrap().chars().count() as i64;
+    let sentence_chars = sentence[0]["char_start"].as_u64().unwrap() as usize
+        ..(sentence.last().unwrap()["char_end"].as_u64().unwrap() as i64 + grown) as usize;
     let (a, b) = (
         w["char_start"].as_u64().unwrap() as usize,
         w["char_end"].as_u64().unwrap() as usize,
@@ -65,7 +75,42 @@ fn edited_transcript(dir: &Path, replacement: &str) -> (usize, String, PathBuf) 
     let line = chars[..a].iter().filter(|&&c| c == '\n').count() + 1;
     let path = dir.join("edited.txt");
     std::fs::write(&path, edited).unwrap();
-    (line, w["text"].as_str().unwrap().to_string(), path)
+    (line, w["text"].as_str().unwrap().to_string(), path, sentence_chars)
+}
+
+/// Decoded with the edited transcript as the draft (no saved run): the
+/// model refuses the edited word, and nothing else in its sentence is a
+/// finding.
+#[test]
+fn an_edit_inside_a_sentence_is_the_only_finding_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, original, transcript, sentence) = edited_transcript(dir.path(), "watermelon");
+    let o = podcap(&[
+        "check",
+        "samples/sample.mp3",
+        "-t",
+        transcript.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", stderr(&o)));
+    let in_sentence: Vec<&serde_json::Value> = report["episodes"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["low_confidence"] == false)
+        .filter(|f| {
+            let (a, b) = (
+                f["char_start"].as_u64().unwrap() as usize,
+                f["char_end"].as_u64().unwrap() as usize,
+            );
+            a < sentence.end && sentence.start < b.max(a + 1)
+        })
+        .collect();
+    assert_eq!(in_sentence.len(), 1, "{in_sentence:?}");
+    assert_eq!(in_sentence[0]["kind"], "changed");
+    assert_eq!(in_sentence[0]["transcript"], "watermelon", "for {original}");
 }
 
 fn saved_run() -> PathBuf {
@@ -129,7 +174,7 @@ fn real_model_passes_the_agreeing_sample_with_valid_junit() {
 #[test]
 fn an_edited_word_fails_with_its_line_in_every_format() {
     let dir = tempfile::tempdir().unwrap();
-    let (line, original, transcript) = edited_transcript(dir.path(), "watermelon");
+    let (line, original, transcript, _) = edited_transcript(dir.path(), "watermelon");
     let t = transcript.to_str().unwrap();
     let json = saved_run();
     let run = |format: &str, junit: Option<&Path>| {

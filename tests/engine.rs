@@ -1,5 +1,6 @@
 //! The transcription engine on the real model: chunk edges and hallucination guards.
 
+use podcap::transcribe::decode::{DecodeOptions, Segment};
 use podcap::transcribe::whisper::{EngineOptions, WhisperEngine};
 use podcap::transcribe::{transcribe_samples, RecognizedWord, RunOptions, Transcriber};
 
@@ -92,7 +93,7 @@ fn chunk_edges_inside_words_lose_and_double_nothing() {
         &engine,
         RunOptions {
             jobs: 1,
-            chunk_target_s: 1000.0,
+            chunk_target_s: Some(1000.0),
             ..Default::default()
         },
         &samples,
@@ -102,7 +103,7 @@ fn chunk_edges_inside_words_lose_and_double_nothing() {
         &engine,
         RunOptions {
             jobs: 2,
-            chunk_target_s: target as f64 / 16_000.0,
+            chunk_target_s: Some(target as f64 / 16_000.0),
             cut_search_s: 0.0,
         },
         &samples,
@@ -132,8 +133,8 @@ fn decoding_stops_where_the_next_chunk_takes_over() {
     let (samples, _) = podcap::audio::load_16k_mono(&root().join("samples/sample.mp3")).unwrap();
     let chunk = &samples[..55 * 16_000];
     let engine = one_thread_engine(EngineOptions::default().beam_size);
-    let last = engine.transcribe(chunk, None).unwrap();
-    let shared = engine.transcribe(chunk, Some(20 * 16_000)).unwrap();
+    let last = engine.transcribe(chunk, None, None).unwrap();
+    let shared = engine.transcribe(chunk, Some(20 * 16_000), None).unwrap();
     let end_ms = |words: &[RecognizedWord]| words.last().map_or(0, |w| w.end_ms);
     assert!(
         end_ms(&last) > 50_000,
@@ -177,6 +178,7 @@ fn a_decoding_loop_is_decoded_again() {
         .transcribe(
             &samples[c.audio_start_sample..audio_end],
             c.next_audio_start_sample.map(|n| n - c.audio_start_sample),
+            None,
         )
         .unwrap();
 
@@ -202,4 +204,114 @@ fn a_decoding_loop_is_decoded_again() {
         "{missing} of {} spoken words missing, {extra} extra: {heard:?}",
         spoken.len()
     );
+}
+
+fn sample_chunk(seconds: usize) -> Vec<f32> {
+    let (samples, _) = podcap::audio::load_16k_mono(&root().join("samples/sample.mp3")).unwrap();
+    samples[..seconds * 16_000].to_vec()
+}
+
+fn sample_truth() -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(root().join("samples/sample.truth.json")).unwrap())
+        .unwrap()
+}
+
+fn token_ids(segments: &[Segment]) -> Vec<(i32, i64)> {
+    segments
+        .iter()
+        .flat_map(|s| s.tokens.iter().map(|t| (t.id, t.end_cs)))
+        .collect()
+}
+
+/// Exact acceptance (a tolerance of 0) of the transcript as the draft gives
+/// the tokens of plain greedy decoding on a real chunk, with the same DTW
+/// times, in a fraction of the decoder passes.
+#[test]
+fn the_transcript_as_the_draft_decodes_as_plain_greedy_in_fewer_passes() {
+    let chunk = sample_chunk(28);
+    let engine = one_thread_engine(1);
+    let transcript = podcap::transcript::read(&root().join("samples/sample.txt")).unwrap();
+    let draft = engine
+        .draft(
+            &mut transcript
+                .words
+                .iter()
+                .enumerate()
+                .map(|(i, w)| (i, w.text.as_str())),
+        )
+        .expect("tiny.en decodes with a draft");
+    let options = DecodeOptions::default();
+    assert_eq!(options.tolerance_nats, 0.0);
+    let (plain, plain_stats) = engine
+        .decode_segments(&chunk, None, None, options.clone())
+        .unwrap();
+    let (guided, stats) = engine
+        .decode_segments(&chunk, None, Some(&draft), options)
+        .unwrap();
+    assert!(token_ids(&plain).len() > 60, "{plain:?}");
+    assert_eq!(token_ids(&guided), token_ids(&plain));
+    assert!(
+        stats.accepted * 2 > stats.tokens,
+        "most tokens come from the draft: {stats:?}"
+    );
+    assert!(
+        stats.decoder_calls * 2 < plain_stats.decoder_calls,
+        "{stats:?} against {plain_stats:?}"
+    );
+}
+
+/// Speech the transcript lacks (an ad-lib) is decoded as free speech: with
+/// one spoken sentence cut from the draft, its words are still heard, and
+/// not taken from the draft.
+#[test]
+fn speech_missing_from_the_transcript_decodes_as_free_speech() {
+    let chunk = sample_chunk(28);
+    let truth = sample_truth();
+    let words = truth["words"].as_array().unwrap();
+    let start = |w: &serde_json::Value| w["start_s"].as_f64().unwrap();
+    // The first sentence said wholly between 3 and 24 s, not the first one.
+    let first_sentence = words[0]["sentence"].as_u64().unwrap();
+    let cut = (first_sentence + 1..)
+        .find(|&s| {
+            let w: Vec<_> = words.iter().filter(|w| w["sentence"] == s).collect();
+            start(w[0]) > 3.0 && w.last().unwrap()["end_s"].as_f64().unwrap() < 24.0 && w.len() >= 6
+        })
+        .expect("a sentence inside the chunk");
+    let said: Vec<&serde_json::Value> = words.iter().filter(|w| w["sentence"] == cut).collect();
+    let (from_ms, to_ms) = (
+        (start(said[0]) * 1000.0) as u64,
+        (said.last().unwrap()["end_s"].as_f64().unwrap() * 1000.0) as u64,
+    );
+    let engine = one_thread_engine(1);
+    let draft = engine
+        .draft(
+            &mut words
+                .iter()
+                .enumerate()
+                .filter(|(_, w)| w["sentence"] != cut)
+                .map(|(i, w)| (i, w["text"].as_str().unwrap())),
+        )
+        .unwrap();
+    let heard = engine.transcribe(&chunk, None, Some(&draft)).unwrap();
+    let in_cut: Vec<&RecognizedWord> = heard
+        .iter()
+        .filter(|w| w.start_ms + 300 >= from_ms && w.start_ms <= to_ms)
+        .collect();
+    let truth_tokens: Vec<String> = said
+        .iter()
+        .flat_map(|w| tokens(w["text"].as_str().unwrap()))
+        .collect();
+    let heard_tokens: Vec<String> = in_cut.iter().flat_map(|w| tokens(&w.text)).collect();
+    let (missing, _) = missing_and_extra(&truth_tokens, &heard_tokens);
+    assert!(
+        missing * 4 <= truth_tokens.len(),
+        "{truth_tokens:?} heard as {heard_tokens:?}"
+    );
+    let drafted = in_cut.iter().filter(|w| w.from_draft.is_some()).count();
+    assert!(
+        drafted * 4 <= in_cut.len(),
+        "words of the cut sentence taken from the draft: {in_cut:?}"
+    );
+    // Around it, the draft is used.
+    assert!(heard.iter().filter(|w| w.from_draft.is_some()).count() * 2 > heard.len());
 }

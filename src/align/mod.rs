@@ -807,6 +807,7 @@ mod tests {
                 start_ms: s,
                 end_ms: s + 300,
                 probability: 0.9,
+                ..Default::default()
             })
             .collect()
     }
@@ -1085,6 +1086,7 @@ mod tests {
                 start_ms: i as u64 * 300,
                 end_ms: i as u64 * 300 + 250,
                 probability: 0.9,
+                ..Default::default()
             })
             .collect();
         let started = std::time::Instant::now();

@@ -21,6 +21,7 @@ use std::time::Instant;
 use crate::catalog::Entry;
 use crate::pipeline::{self, CaptionOptions, Engine, Report};
 use crate::progress::Progress;
+use crate::transcribe::decode::Draft;
 use crate::transcribe::{RecognizedWord, TranscribeError, Transcriber};
 use crate::Error;
 
@@ -247,6 +248,7 @@ impl Run<'_> {
             model_name: options.caption.model_name.clone(),
             model_sha256: self.model_sha256.clone(),
             beam_size: options.caption.engine.beam_size,
+            draft_tolerance_nats: options.caption.engine.draft_tolerance_nats,
             language: options.caption.engine.language.clone(),
             threads_per_job: options.caption.engine.threads_per_job,
         };
@@ -513,9 +515,14 @@ impl Transcriber for Gated<'_> {
         &self,
         samples_16k: &[f32],
         shared_from_sample: Option<usize>,
+        draft: Option<&Draft>,
     ) -> Result<Vec<RecognizedWord>, TranscribeError> {
         let _permit = self.gate.enter(self.priority);
-        self.engine.transcribe(samples_16k, shared_from_sample)
+        self.engine.transcribe(samples_16k, shared_from_sample, draft)
+    }
+
+    fn draft<'a>(&self, words: &mut dyn Iterator<Item = (usize, &'a str)>) -> Option<Draft> {
+        self.engine.draft(words)
     }
 
     fn score_words(

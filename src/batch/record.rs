@@ -53,6 +53,9 @@ pub struct Recognition {
     pub model_name: String,
     pub model_sha256: String,
     pub beam_size: usize,
+    /// With a transcript, the decoding loop's tolerance.
+    #[serde(default)]
+    pub draft_tolerance_nats: f32,
     pub language: String,
     /// whisper.cpp threads per chunk (OpenBLAS sums in another order with another count).
     pub threads_per_job: usize,
@@ -187,6 +190,7 @@ mod tests {
             model_name: "tiny.en".into(),
             model_sha256: "m".into(),
             beam_size: 5,
+            draft_tolerance_nats: 0.0,
             language: "en".into(),
             threads_per_job: 1,
         };

@@ -825,6 +825,7 @@ mod tests {
                     start_ms: t_ms,
                     end_ms: t_ms + 280,
                     probability: p,
+                    ..Default::default()
                 };
                 t_ms += 300 + if w.ends_with('.') { 400 } else { 0 };
                 word
@@ -842,6 +843,7 @@ mod tests {
                 sha256: String::new(),
                 beam_size: 1,
                 language: "en".into(),
+                draft_tolerance_nats: None,
             },
             Some(&transcript),
             recognized,

@@ -8,11 +8,12 @@
 //! [`whisper::WhisperEngine`].
 
 pub mod chunk;
+pub mod decode;
 pub mod onset;
 pub mod whisper;
 
 /// One recognized word on the episode timeline.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RecognizedWord {
     /// As the recognizer wrote it, with its punctuation, without surrounding spaces.
     pub text: String,
@@ -20,6 +21,14 @@ pub struct RecognizedWord {
     pub end_ms: u64,
     /// Mean token probability, 0..1.
     pub probability: f32,
+    /// Decoded with the transcript as the draft: the transcript word
+    /// (index into its words) this word was accepted as, every token of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_draft: Option<usize>,
+    /// The transcript word the model refused in this word's place, and the
+    /// margin of that word's token (its log-probability less the best's, nats).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<(usize, f32)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +51,17 @@ pub trait Transcriber: Sync {
         &self,
         samples_16k: &[f32],
         shared_from_sample: Option<usize>,
+        draft: Option<&decode::Draft>,
     ) -> Result<Vec<RecognizedWord>, TranscribeError>;
+
+    /// The transcript's words (index, text) as this engine's draft for
+    /// [`Self::transcribe`]; `None`: this engine decodes without one.
+    fn draft<'a>(
+        &self,
+        _words: &mut dyn Iterator<Item = (usize, &'a str)>,
+    ) -> Option<decode::Draft> {
+        None
+    }
 
     /// The model's verdict on given text said in `samples_16k` (at most
     /// 30 s): per word with `ask` set, the log-probability margin of its
@@ -63,8 +82,10 @@ pub trait Transcriber: Sync {
 pub struct RunOptions {
     /// Chunks processed at once. Default: one per core.
     pub jobs: usize,
-    /// Target chunk length; cuts move to the quietest point within `cut_search_s` of it.
-    pub chunk_target_s: f64,
+    /// Target chunk length; cuts move to the quietest point within
+    /// `cut_search_s` of it. `None`: [`chunk::GUIDED_TARGET_S`] when
+    /// decoding with a draft, else [`chunk::DEFAULT_TARGET_S`].
+    pub chunk_target_s: Option<f64>,
     pub cut_search_s: f64,
 }
 
@@ -72,7 +93,7 @@ impl Default for RunOptions {
     fn default() -> Self {
         Self {
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            chunk_target_s: chunk::DEFAULT_TARGET_S,
+            chunk_target_s: None,
             cut_search_s: chunk::DEFAULT_SEARCH_S,
         }
     }
@@ -85,6 +106,7 @@ impl Default for RunOptions {
 /// as chunks finish. Returns the stitched words and what `feed` returned.
 pub fn transcribe_stream<T: Send>(
     engine: &dyn Transcriber,
+    draft: Option<&decode::Draft>,
     options: RunOptions,
     feed: impl FnOnce(&mut dyn FnMut(&[f32])) -> T + Send,
     on_chunk_done: &(dyn Fn(f64) + Sync),
@@ -97,7 +119,12 @@ pub fn transcribe_stream<T: Send>(
     let failure: Mutex<Option<TranscribeError>> = Mutex::new(None);
     let fed = std::thread::scope(|scope| {
         let producer = scope.spawn(|| {
-            let mut chunker = chunk::Chunker::new(options.chunk_target_s, options.cut_search_s);
+            let target_s = options.chunk_target_s.unwrap_or(if draft.is_some() {
+                chunk::GUIDED_TARGET_S
+            } else {
+                chunk::DEFAULT_TARGET_S
+            });
+            let mut chunker = chunk::Chunker::new(target_s, options.cut_search_s);
             let mut index = 0usize;
             let mut emit = |c: chunk::Chunk, samples: Vec<f32>| {
                 // A send fails only when every worker has stopped on an error.
@@ -124,6 +151,7 @@ pub fn transcribe_stream<T: Send>(
                     match engine.transcribe(
                         &samples,
                         c.next_audio_start_sample.map(|n| n - c.audio_start_sample),
+                        draft,
                     ) {
                         Ok(words) => {
                             drop(samples);
@@ -164,6 +192,7 @@ pub fn transcribe_samples(
 ) -> Result<Vec<RecognizedWord>, TranscribeError> {
     let (words, ()) = transcribe_stream(
         engine,
+        None,
         options,
         |push| {
             for block in samples_16k.chunks(4096) {
@@ -187,6 +216,7 @@ mod tests {
             &self,
             samples_16k: &[f32],
             _shared_from_sample: Option<usize>,
+            _draft: Option<&decode::Draft>,
         ) -> Result<Vec<RecognizedWord>, TranscribeError> {
             Ok((0..samples_16k.len())
                 .filter(|&i| samples_16k[i] > 0.5 && (i == 0 || samples_16k[i - 1] <= 0.5))
@@ -195,6 +225,7 @@ mod tests {
                     start_ms: i as u64 * 1000 / 16_000,
                     end_ms: i as u64 * 1000 / 16_000 + 500,
                     probability: 1.0,
+                    ..Default::default()
                 })
                 .collect())
         }
@@ -209,7 +240,7 @@ mod tests {
         for jobs in [1, 2, 4] {
             let options = RunOptions {
                 jobs,
-                chunk_target_s: 60.0,
+                chunk_target_s: Some(60.0),
                 ..Default::default()
             };
             let words = transcribe_samples(&Onsets, options, &samples).unwrap();

@@ -84,6 +84,7 @@ mod tests {
             start_ms,
             end_ms,
             probability: 0.9,
+            ..Default::default()
         }
     }
 

@@ -13,6 +13,7 @@ use std::path::Path;
 
 use whisper_rs::whisper_rs_sys as sys;
 
+use super::decode::{self, Draft, Token};
 use super::{RecognizedWord, TranscribeError, Transcriber};
 use crate::model::{self, ModelInfo};
 
@@ -24,9 +25,14 @@ pub struct EngineOptions {
     pub threads_per_job: usize,
     /// Spoken language code ("en"), or "auto" to detect (multilingual models only).
     pub language: String,
-    /// Beam search width; 1 is greedy decoding. On the sample with tiny.en,
-    /// beam 5 cut WER from 15.8% to 11.3% for 1.3x the time; 2 and 3 gave 15.2%.
+    /// Beam search width without a transcript; 1 is greedy decoding. On the
+    /// sample with tiny.en, beam 5 cut WER from 15.8% to 11.3% for 1.3x the
+    /// time; 2 and 3 gave 15.2%. With a transcript, podcap's own loop decodes
+    /// greedily with the transcript as the draft ([`super::decode`]).
     pub beam_size: usize,
+    /// With a transcript: a transcript token within this many nats of the
+    /// model's best is accepted ([`super::decode::DecodeOptions::tolerance_nats`]).
+    pub draft_tolerance_nats: f32,
 }
 
 impl Default for EngineOptions {
@@ -35,9 +41,13 @@ impl Default for EngineOptions {
             threads_per_job: 1,
             language: "en".into(),
             beam_size: 5,
+            draft_tolerance_nats: DEFAULT_DRAFT_TOLERANCE_NATS,
         }
     }
 }
+
+/// See [`EngineOptions::draft_tolerance_nats`].
+pub const DEFAULT_DRAFT_TOLERANCE_NATS: f32 = 3.0;
 
 /// Longest a word's first token is taken to last before its DTW time (10 ms units).
 const MAX_FIRST_TOKEN_CS: i64 = 45;
@@ -48,6 +58,7 @@ pub struct WhisperEngine {
     dtw: bool,
     info: ModelInfo,
     options: EngineOptions,
+    vocab: decode::Vocab,
 }
 
 /// A whisper.cpp context: the model, read-only once loaded, shared by the
@@ -122,16 +133,161 @@ impl WhisperEngine {
         if ctx.is_null() {
             return Err(load_err("whisper.cpp could not load it".into()).into());
         }
+        let ctx = Context(ctx);
+        let language = CString::new(options.language.as_str())
+            .map_err(|_| load_err("the language code contains a NUL byte".into()))?;
+        let vocab = vocab(&ctx, info.is_multilingual(), &language);
         Ok(Self {
-            ctx: Context(ctx),
+            ctx,
             dtw,
             info,
             options,
+            vocab,
         })
     }
 
     pub fn info(&self) -> &ModelInfo {
         &self.info
+    }
+}
+
+/// The model's special tokens and token texts, for podcap's decoding loop.
+fn vocab(ctx: &Context, multilingual: bool, language: &CStr) -> decode::Vocab {
+    let c = ctx.0;
+    // SAFETY: plain reads of a loaded context; token strings are
+    // NUL-terminated and owned by the context.
+    unsafe {
+        let eot = sys::whisper_token_eot(c);
+        let sot = sys::whisper_token_sot(c);
+        let mut sot_sequence = vec![sot];
+        let langs = if multilingual {
+            let lang = sys::whisper_lang_id(language.as_ptr()).max(0);
+            sot_sequence.push(sys::whisper_token_lang(c, lang));
+            sot_sequence.push(sys::whisper_token_transcribe(c));
+            sys::whisper_token_lang(c, 0)..sys::whisper_token_lang(c, sys::whisper_lang_max_id()) + 1
+        } else {
+            0..0
+        };
+        decode::Vocab {
+            n_vocab: sys::whisper_n_vocab(c) as usize,
+            eot,
+            sot,
+            translate: sys::whisper_token_translate(c),
+            transcribe: sys::whisper_token_transcribe(c),
+            solm: sys::whisper_token_solm(c),
+            prev: sys::whisper_token_prev(c),
+            nosp: sys::whisper_token_nosp(c),
+            not: sys::whisper_token_not(c),
+            beg: sys::whisper_token_beg(c),
+            langs,
+            sot_sequence,
+            bytes: (0..eot)
+                .map(|t| CStr::from_ptr(sys::whisper_token_to_str(c, t)).to_bytes().to_vec())
+                .collect(),
+        }
+    }
+}
+
+/// One chunk's audio in a whisper.cpp state, for [`decode::decode_chunk`].
+struct ChunkDecoder<'a> {
+    engine: &'a WhisperEngine,
+    state: State,
+    n_frames: usize,
+    threads: i32,
+}
+
+impl<'a> ChunkDecoder<'a> {
+    fn new(engine: &'a WhisperEngine, samples_16k: &[f32]) -> Result<Self, String> {
+        let state = State::new(&engine.ctx)?;
+        let threads = engine.options.threads_per_job.max(1) as i32;
+        // SAFETY: our context and state, and a buffer of the length passed.
+        let n_frames = unsafe {
+            if sys::whisper_pcm_to_mel_with_state(
+                engine.ctx.0,
+                state.0,
+                samples_16k.as_ptr(),
+                samples_16k.len() as i32,
+                threads,
+            ) != 0
+            {
+                return Err("whisper.cpp could not compute the spectrogram".into());
+            }
+            sys::whisper_n_len_from_state(state.0).max(0) as usize
+        };
+        Ok(Self {
+            engine,
+            state,
+            n_frames,
+            threads,
+        })
+    }
+}
+
+impl decode::Decoder for ChunkDecoder<'_> {
+    fn vocab(&self) -> &decode::Vocab {
+        &self.engine.vocab
+    }
+
+    fn n_frames(&self) -> usize {
+        self.n_frames
+    }
+
+    fn encode(&mut self, offset_cs: usize) -> Result<(), String> {
+        // SAFETY: our context and state, with the spectrogram computed.
+        let rc = unsafe {
+            sys::whisper_encode_with_state(self.engine.ctx.0, self.state.0, offset_cs as i32, self.threads)
+        };
+        if rc != 0 {
+            return Err("whisper.cpp could not encode the audio".into());
+        }
+        Ok(())
+    }
+
+    fn decode(&mut self, tokens: &[Token], n_past: usize, first: usize) -> Result<&[f32], String> {
+        let n_vocab = self.engine.vocab.n_vocab;
+        // SAFETY: our context and state; the logits buffer holds a row per
+        // token of the batch (rows from `first` on computed), and stays
+        // valid until the next call on the state, which needs `&mut self`.
+        unsafe {
+            if sys::whisper_decode_logits_with_state(
+                self.engine.ctx.0,
+                self.state.0,
+                tokens.as_ptr(),
+                tokens.len() as i32,
+                n_past as i32,
+                first as i32,
+                self.threads,
+            ) != 0
+            {
+                return Err("whisper.cpp could not decode the text".into());
+            }
+            let logits = sys::whisper_get_logits_from_state(self.state.0);
+            Ok(std::slice::from_raw_parts(
+                logits.add(first * n_vocab),
+                (tokens.len() - first) * n_vocab,
+            ))
+        }
+    }
+
+    fn token_times(&mut self, text: &[Token], n_frames: usize) -> Result<Vec<i64>, String> {
+        let mut times = vec![-1i64; text.len()];
+        // SAFETY: our context (made with DTW on: the guided path needs it)
+        // and state, with buffers of the lengths passed.
+        let rc = unsafe {
+            sys::whisper_dtw_timestamps_with_state(
+                self.engine.ctx.0,
+                self.state.0,
+                text.as_ptr(),
+                text.len() as i32,
+                n_frames as i32,
+                self.threads,
+                times.as_mut_ptr(),
+            )
+        };
+        if rc != 0 {
+            return Err("whisper.cpp could not time the tokens".into());
+        }
+        Ok(times)
     }
 }
 
@@ -177,6 +333,7 @@ mod tests {
                 start_ms: start_ms + i * step_ms,
                 end_ms: start_ms + (i + 1) * step_ms,
                 probability: 0.9,
+                ..Default::default()
             })
             .collect()
     }
@@ -189,6 +346,7 @@ mod tests {
                 start_ms: i as u64 * 300,
                 end_ms: i as u64 * 300 + 250,
                 probability: 0.9,
+                ..Default::default()
             })
             .collect()
     }
@@ -236,15 +394,31 @@ mod tests {
     }
 }
 
+#[derive(Default)]
 struct WordBuilder {
     bytes: Vec<u8>,
     start_cs: i64,
     end_cs: i64,
     prob_sum: f32,
     tokens: u32,
+    /// Every token so far came from the draft, from this transcript word.
+    from_draft: Option<Option<usize>>,
+    refused: Option<(usize, f32)>,
 }
 
 impl WordBuilder {
+    fn add_draft(&mut self, token: &decode::DecodedToken, draft: &Draft) {
+        let word = token.draft.map(|k| draft.word[k]);
+        self.from_draft = Some(match self.from_draft {
+            None => word,
+            Some(w) if w == word => w,
+            Some(_) => None,
+        });
+        if self.refused.is_none() {
+            self.refused = token.refused.map(|(k, margin)| (draft.word[k], margin));
+        }
+    }
+
     fn finish(self) -> Option<RecognizedWord> {
         let text = String::from_utf8_lossy(&self.bytes).trim().to_string();
         // Symbols alone ("♪", "...") are the model describing sound, not speech.
@@ -256,6 +430,8 @@ impl WordBuilder {
             start_ms: (self.start_cs.max(0) as u64) * 10,
             end_ms: (self.end_cs.max(self.start_cs).max(0) as u64) * 10,
             probability: self.prob_sum / self.tokens.max(1) as f32,
+            from_draft: self.from_draft.flatten(),
+            refused: self.refused,
         })
     }
 }
@@ -307,15 +483,28 @@ fn collapse_loops(mut words: Vec<RecognizedWord>) -> Vec<RecognizedWord> {
 }
 
 impl Transcriber for WhisperEngine {
-    /// Decodes greedily or by beam search at temperature 0, with whisper.cpp's
-    /// own fallback to higher temperatures when a window's entropy or log
-    /// probability fails. If the words still loop, the chunk is decoded again
-    /// from temperature 0.4; if that loops too, each loop keeps one copy.
+    /// With a draft: podcap's loop with the transcript as the draft
+    /// ([`Self::decode_guided`]). A chunk where a window fails even with the
+    /// transcript's help, or whose words loop, is decoded as without one.
+    ///
+    /// Without: whisper.cpp's beam search (or greedy decoding) at
+    /// temperature 0, with its own fallback to higher temperatures when a
+    /// window's entropy or log probability fails. If the words still loop,
+    /// the chunk is decoded again from temperature 0.4; if that loops too,
+    /// each loop keeps one copy.
     fn transcribe(
         &self,
         samples_16k: &[f32],
         shared_from_sample: Option<usize>,
+        draft: Option<&Draft>,
     ) -> Result<Vec<RecognizedWord>, TranscribeError> {
+        if let Some(draft) = draft.filter(|_| self.guided()) {
+            if let Some(words) = self.decode_guided(samples_16k, shared_from_sample, draft)? {
+                if repetition_loop(&words).is_none() {
+                    return Ok(words);
+                }
+            }
+        }
         let words = self.decode(samples_16k, shared_from_sample, 0.0)?;
         if repetition_loop(&words).is_none() {
             return Ok(words);
@@ -335,6 +524,23 @@ impl Transcriber for WhisperEngine {
         ask: &[bool],
     ) -> Result<Option<Vec<Option<f32>>>, TranscribeError> {
         WhisperEngine::score_words(self, samples_16k, words, ask).map(Some)
+    }
+
+    fn draft<'a>(&self, words: &mut dyn Iterator<Item = (usize, &'a str)>) -> Option<Draft> {
+        if !self.guided() {
+            return None;
+        }
+        let mut buf = vec![0 as Token; 256];
+        Some(Draft::new(words, |text| {
+            let Ok(text) = CString::new(text) else {
+                return Vec::new();
+            };
+            // SAFETY: a loaded context, a NUL-terminated string and a buffer of the length passed.
+            let n = unsafe {
+                sys::whisper_tokenize(self.ctx.0, text.as_ptr(), buf.as_mut_ptr(), buf.len() as i32)
+            };
+            buf[..n.max(0) as usize].to_vec()
+        }, &self.vocab))
     }
 }
 
@@ -489,11 +695,9 @@ impl WhisperEngine {
                         data.t0
                     };
                     current = Some(WordBuilder {
-                        bytes: Vec::new(),
                         start_cs,
                         end_cs: data.t1,
-                        prob_sum: 0.0,
-                        tokens: 0,
+                        ..WordBuilder::default()
                     });
                 }
                 let w = current.as_mut().expect("set above");
@@ -516,6 +720,92 @@ impl WhisperEngine {
             super::onset::snap_starts(&mut words, samples_16k);
         }
         Ok(words)
+    }
+}
+
+impl WhisperEngine {
+    /// Whether this engine decodes with the transcript as the draft: it
+    /// needs DTW token times and a known language.
+    fn guided(&self) -> bool {
+        self.dtw && !(self.info.is_multilingual() && self.options.language == "auto")
+    }
+
+    /// podcap's decoding loop ([`decode::decode_chunk`]) on one chunk, with
+    /// `draft` (if any) as the draft: the segments, and what the loop did.
+    pub fn decode_segments(
+        &self,
+        samples_16k: &[f32],
+        shared_from_sample: Option<usize>,
+        draft: Option<&Draft>,
+        options: decode::DecodeOptions,
+    ) -> Result<(Vec<decode::Segment>, decode::Stats), TranscribeError> {
+        let engine_err = |detail: String| TranscribeError::Engine {
+            start_s: 0.0,
+            detail,
+        };
+        let mut decoder = ChunkDecoder::new(self, samples_16k).map_err(engine_err)?;
+        let options = decode::DecodeOptions {
+            stop_after_cs: shared_from_sample.map(|s| s / 160 + SHARED_REACHED_CS as usize),
+            ..options
+        };
+        let mut stats = decode::Stats::default();
+        let segments = decode::decode_chunk(&mut decoder, draft, &options, 0.0, &mut stats)
+            .map_err(engine_err)?;
+        Ok((segments, stats))
+    }
+
+    /// Words by podcap's own loop with the transcript as the draft; `None`
+    /// if a window failed even with the transcript's help (whisper.cpp's
+    /// beam search does better there than sampling at a higher temperature).
+    fn decode_guided(
+        &self,
+        samples_16k: &[f32],
+        shared_from_sample: Option<usize>,
+        draft: &Draft,
+    ) -> Result<Option<Vec<RecognizedWord>>, TranscribeError> {
+        let options = decode::DecodeOptions {
+            tolerance_nats: self.options.draft_tolerance_nats,
+            sample_when_failing: false,
+            ..Default::default()
+        };
+        let (segments, stats) =
+            self.decode_segments(samples_16k, shared_from_sample, Some(draft), options)?;
+        if stats.failed_windows > 0 {
+            return Ok(None);
+        }
+        let mut words = Vec::new();
+        let mut prev_end_cs: i64 = -1;
+        for segment in &segments {
+            let mut segment_words = Vec::new();
+            let mut current: Option<WordBuilder> = None;
+            for token in &segment.tokens {
+                let bytes = &self.vocab.bytes[token.id as usize];
+                if bytes.first() == Some(&b' ') || current.is_none() {
+                    if let Some(w) = current.take().and_then(WordBuilder::finish) {
+                        segment_words.push(w);
+                    }
+                    current = Some(WordBuilder {
+                        start_cs: prev_end_cs.max(token.end_cs - MAX_FIRST_TOKEN_CS),
+                        ..WordBuilder::default()
+                    });
+                }
+                let w = current.as_mut().expect("set above");
+                w.bytes.extend_from_slice(bytes);
+                w.end_cs = token.end_cs;
+                prev_end_cs = w.end_cs;
+                w.prob_sum += token.p;
+                w.tokens += 1;
+                w.add_draft(token, draft);
+            }
+            if let Some(w) = current.take().and_then(WordBuilder::finish) {
+                segment_words.push(w);
+            }
+            if !is_hallucination(&segment_words) {
+                words.append(&mut segment_words);
+            }
+        }
+        super::onset::snap_starts(&mut words, samples_16k);
+        Ok(Some(words))
     }
 }
 

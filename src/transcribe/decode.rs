@@ -1,0 +1,1327 @@
+//! podcap's decoding loop: one chunk of audio to text tokens, over the
+//! encoder and decoder behind [`Decoder`] (whisper.cpp in the shipped
+//! engine, a scripted fake in the tests).
+//!
+//! It decodes greedily with Whisper's rules, as whisper.cpp's
+//! `whisper_full_with_state` and OpenAI Whisper's `decoding.py` do:
+//! - windows of 30 s; the next starts at the last timestamp decoded (the
+//!   whole window when it ends on a single timestamp or decodes nothing);
+//! - the text of the chunk's earlier windows as the prompt (`<|prev|>`),
+//!   below temperature 0.5;
+//! - timestamp rules ([`Rules::filter`]): timestamps in pairs, never
+//!   decreasing, the first at most 1 s; a timestamp wherever all timestamps
+//!   together are likelier than any text token; no blank start; special
+//!   and non-speech tokens suppressed;
+//! - the no-speech check (no-speech probability above 0.6 and an average
+//!   log-probability below -1: the window is silence);
+//! - temperature fallback (0.2 more at a time, up to 1.0) when a window's
+//!   average log-probability is below -1 or its last 32 tokens repeat
+//!   (entropy below 2.4, whisper.cpp's stand-in for the compression ratio),
+//!   or it fills the context without closing.
+//!
+//! **The transcript as the draft** (prompt lookup decoding): given the
+//! transcript's tokens ([`Draft`]), the loop looks up the last few text
+//! tokens it decoded in the transcript, near where this chunk has been
+//! matching, and proposes the next [`DecodeOptions::draft_tokens`] transcript
+//! tokens. They go through the decoder in one batch with the token before
+//! them; the longest prefix the model accepts is kept, and at the first
+//! refusal the model's own token is taken. A draft token is accepted when it
+//! is the model's best text token or, with [`DecodeOptions::tolerance_nats`],
+//! when its log-probability is within that margin of the best, as long as the
+//! best is text (never over a timestamp or the end of text). With a
+//! tolerance of 0 the tokens are those of plain greedy decoding. Each chunk
+//! finds its place from its own words, so chunks stay independent.
+
+use std::ops::Range;
+
+pub type Token = i32;
+
+/// The model's special tokens and the text of its text tokens.
+#[derive(Debug, Clone)]
+pub struct Vocab {
+    pub n_vocab: usize,
+    /// Text tokens are `0..eot`.
+    pub eot: Token,
+    pub sot: Token,
+    pub translate: Token,
+    pub transcribe: Token,
+    pub solm: Token,
+    pub prev: Token,
+    pub nosp: Token,
+    pub not: Token,
+    /// `<|0.00|>`; timestamp `k` (k x 20 ms) is `beg + k`.
+    pub beg: Token,
+    /// Language tokens (empty for English-only models).
+    pub langs: Range<Token>,
+    /// What starts the text after the prompt: `<|startoftranscript|>`, and on
+    /// a multilingual model the language and `<|transcribe|>`.
+    pub sot_sequence: Vec<Token>,
+    /// The text of each text token, as bytes (a token may end inside a UTF-8 character).
+    pub bytes: Vec<Vec<u8>>,
+}
+
+impl Vocab {
+    fn is_timestamp(&self, t: Token) -> bool {
+        t >= self.beg
+    }
+
+    fn text(&self, t: Token) -> &[u8] {
+        self.bytes.get(t as usize).map_or(&[], Vec::as_slice)
+    }
+
+    fn has_alphanumeric(&self, t: Token) -> bool {
+        self.text(t).iter().any(|b| b.is_ascii_alphanumeric() || *b >= 0x80)
+    }
+
+    /// A text token that starts a word: a space, then a letter or digit.
+    fn starts_word(&self, t: Token) -> bool {
+        self.text(t).first() == Some(&b' ') && self.has_alphanumeric(t)
+    }
+
+    /// Tokens never written in a transcription: the special ones other
+    /// than the end of text and timestamps, and the non-speech symbols
+    /// (`suppress_nst` in whisper.cpp, OpenAI Whisper's `suppress_tokens="-1"`).
+    fn suppressed(&self) -> Vec<Token> {
+        const NON_SPEECH: &[&str] = &[
+            "\"", "#", "(", ")", "*", "+", "/", ":", ";", "<", "=", ">", "@", "[", "\\", "]", "^",
+            "_", "`", "{", "|", "}", "~", "「", "」", "『", "』", "<<", ">>", "<<<", ">>>", "--",
+            "---", "-(", "-[", "('", "(\"", "((", "))", "(((", ")))", "[[", "]]", "{{", "}}",
+            "♪♪", "♪♪♪", "♩", "♪", "♫", "♬", "♭", "♮", "♯",
+        ];
+        let mut wanted: std::collections::HashSet<Vec<u8>> = NON_SPEECH
+            .iter()
+            .flat_map(|s| [s.as_bytes().to_vec(), format!(" {s}").into_bytes()])
+            .collect();
+        // Hyphens and apostrophes go between words, never start one.
+        wanted.insert(b" -".to_vec());
+        wanted.insert(b" '".to_vec());
+        let mut out: Vec<Token> = (0..self.eot)
+            .filter(|&t| wanted.contains(&self.bytes[t as usize]))
+            .collect();
+        out.extend([
+            self.sot,
+            self.translate,
+            self.transcribe,
+            self.solm,
+            self.prev,
+            self.nosp,
+            self.not,
+        ]);
+        out.extend(self.langs.clone());
+        out
+    }
+
+    fn blank(&self) -> Option<Token> {
+        (0..self.eot).find(|&t| self.bytes[t as usize] == b" ")
+    }
+}
+
+/// What the loop needs of a model, for one chunk of audio.
+pub trait Decoder {
+    fn vocab(&self) -> &Vocab;
+    /// The chunk's length in 10-ms frames.
+    fn n_frames(&self) -> usize;
+    /// Encodes the 30 s of the chunk from `offset_cs` (10-ms units): the
+    /// window the next calls decode.
+    fn encode(&mut self, offset_cs: usize) -> Result<(), String>;
+    /// Runs `tokens` through the decoder after the first `n_past` tokens of
+    /// the text so far (anything decoded after those is forgotten) and
+    /// returns the logits after each of `tokens[first..]`, one row of
+    /// `n_vocab` each.
+    fn decode(&mut self, tokens: &[Token], n_past: usize, first: usize) -> Result<&[f32], String>;
+    /// Where each of `text` (the text tokens decoded in the current window,
+    /// in order) ends, in 10-ms units from the window's start (-1: not
+    /// placed); `n_frames`: the window's audio. Forgets the decoded text.
+    fn token_times(&mut self, text: &[Token], n_frames: usize) -> Result<Vec<i64>, String>;
+}
+
+/// The transcript's text as the model would write it: each word with a
+/// leading space, tokenized on its own, and the word each token belongs to.
+#[derive(Debug, Clone, Default)]
+pub struct Draft {
+    pub tokens: Vec<Token>,
+    /// Index (into the words the draft was made from) of each token's word.
+    pub word: Vec<usize>,
+    /// Whether each token ends a sentence (the model is likely to write a
+    /// timestamp after it, so a proposal stops there).
+    pub ends_sentence: Vec<bool>,
+}
+
+impl Draft {
+    /// `tokenize(" word")` gives a word's tokens. Each word is first
+    /// written as Whisper writes (see [`written`]), and tokens the model
+    /// never writes are left out.
+    pub fn new<'a>(
+        words: impl IntoIterator<Item = (usize, &'a str)>,
+        mut tokenize: impl FnMut(&str) -> Vec<Token>,
+        vocab: &Vocab,
+    ) -> Self {
+        let suppressed: std::collections::HashSet<Token> = vocab.suppressed().into_iter().collect();
+        let mut draft = Self::default();
+        for (index, text) in words {
+            let w = written(text);
+            if w.is_empty() {
+                continue;
+            }
+            let mut tokens = tokenize(&format!(" {w}"));
+            tokens.retain(|t| !suppressed.contains(t));
+            draft.word.extend(std::iter::repeat_n(index, tokens.len()));
+            let n = tokens.len();
+            draft
+                .ends_sentence
+                .extend((0..n).map(|k| k + 1 == n && crate::transcript::ends_sentence(text)));
+            draft.tokens.extend(tokens);
+        }
+        draft
+    }
+
+    /// The draft's text continued by the model's `token`, written where
+    /// `offset` bytes of draft token `k` are already written: where the
+    /// draft then stands (a token and the bytes of it written), or `None`
+    /// if the token says something else. Whisper does not always split a
+    /// word as the tokenizer does (" Gor" "b" "achev" for " Gor" "bachev").
+    fn advance(&self, vocab: &Vocab, k: usize, offset: usize, token: Token) -> Option<(usize, usize)> {
+        let mut said = vocab.text(token);
+        let (mut k, mut offset) = (k, offset);
+        while !said.is_empty() {
+            let text = vocab.text(*self.tokens.get(k)?);
+            let rest = &text[offset.min(text.len())..];
+            let n = rest.len().min(said.len());
+            if n == 0 || rest[..n] != said[..n] {
+                return None;
+            }
+            said = &said[n..];
+            offset += n;
+            if offset == text.len() {
+                k += 1;
+                offset = 0;
+            }
+        }
+        Some((k, offset))
+    }
+
+    /// Whether draft token `k` is its word's first.
+    fn starts_word(&self, k: usize) -> bool {
+        k == 0 || self.word.get(k) != self.word.get(k - 1)
+    }
+
+    /// Whether the text decoded so far ends with the draft's text before
+    /// token `k` (its last [`AGREE_TOKENS`] tokens, or all of it).
+    fn agrees(&self, text: &[Token], k: usize) -> bool {
+        let n = AGREE_TOKENS.min(text.len()).min(k);
+        n > 0 && text[text.len() - n..] == self.tokens[k - n..k]
+    }
+
+    /// The next draft tokens from `at`: up to `max` of them, to the end of
+    /// the sentence.
+    fn proposal(&self, at: usize, max: usize) -> Vec<(usize, Token)> {
+        let mut out = Vec::new();
+        for k in at..(at + max).min(self.tokens.len()) {
+            out.push((k, self.tokens[k]));
+            if self.ends_sentence.get(k) == Some(&true) {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Where the transcript goes on after `text` (the text tokens decoded
+    /// so far), looked up near `cursor` (where the last accepted draft
+    /// ended), or anywhere for a longer match.
+    fn next_after(&self, text: &[Token], cursor: Option<usize>) -> Option<usize> {
+        let t = &self.tokens;
+        let matches_at = |end: usize, n: usize| {
+            end >= n && end <= t.len() && text.len() >= n && t[end - n..end] == text[text.len() - n..]
+        };
+        if let Some(c) = cursor {
+            // A short suffix needs to be close to where the draft was.
+            for (n, back, ahead) in [
+                (MAX_LOOKUP, NEAR_BACK, NEAR_AHEAD),
+                (3, NEAR_BACK, NEAR_AHEAD),
+                (2, 8, 24),
+                (1, 0, 4),
+            ] {
+                let lo = c.saturating_sub(back);
+                let hi = (c + ahead).min(t.len());
+                if let Some(end) = (lo..=hi)
+                    .filter(|&e| matches_at(e, n))
+                    .min_by_key(|&e| e.abs_diff(c))
+                {
+                    return Some(end);
+                }
+            }
+        }
+        // Anywhere: the occurrence of the last MAX_LOOKUP tokens that the
+        // text before them matches furthest back (ties: the first).
+        let n = MAX_LOOKUP;
+        (n..=t.len())
+            .filter(|&e| matches_at(e, n))
+            .max_by_key(|&e| {
+                let agree = (n..text.len().min(e).min(MAX_AGREE))
+                    .take_while(|&k| t[e - 1 - k] == text[text.len() - 1 - k])
+                    .count();
+                (agree, std::cmp::Reverse(e))
+            })
+    }
+}
+
+/// A transcript word as Whisper writes it: straight apostrophes; a comma
+/// for a semicolon; no dashes, quotes, brackets or other symbols it never
+/// writes at its edges (for a dash it writes a comma or a full stop).
+fn written(word: &str) -> String {
+    let w: String = word
+        .chars()
+        .map(|c| match c {
+            '\u{2018}' | '\u{2019}' | '\u{02BC}' => '\'',
+            '\u{201C}' | '\u{201D}' => '"',
+            ';' => ',',
+            c => c,
+        })
+        .collect();
+    w.trim_matches(|c: char| "\u{2014}\u{2013}-\"#()*+/:<=>@[\\]^_`{|}~".contains(c))
+        .to_string()
+}
+
+/// Tokens of text that must agree with the draft before a refused token
+/// for the refusal to be a verdict on the transcript's word.
+const AGREE_TOKENS: usize = 4;
+
+/// Tokens looked up to find the place in the transcript anywhere.
+const MAX_LOOKUP: usize = 4;
+/// How far back the text is compared to choose between places.
+const MAX_AGREE: usize = 64;
+/// How far from the cursor a 3- or 4-token match may be.
+const NEAR_BACK: usize = 32;
+const NEAR_AHEAD: usize = 256;
+
+#[derive(Debug, Clone)]
+pub struct DecodeOptions {
+    /// The first timestamp is at most this late.
+    pub max_initial_ts_s: f32,
+    pub logprob_threshold: f32,
+    pub no_speech_threshold: f32,
+    pub entropy_threshold: f32,
+    pub temperature_step: f32,
+    /// Transcript tokens proposed at a time.
+    pub draft_tokens: usize,
+    /// A draft token within this many nats of the model's best text token is accepted.
+    pub tolerance_nats: f32,
+    /// The tolerance of the second try at a window that failed (before
+    /// sampling at higher temperatures).
+    pub fallback_tolerance_nats: f32,
+    /// Whether a window that fails is tried again at higher temperatures.
+    pub sample_when_failing: bool,
+    /// Stop before a window that would start past this (10-ms units): the
+    /// audio the next chunk hears, plus a margin.
+    pub stop_after_cs: Option<usize>,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        Self {
+            max_initial_ts_s: 1.0,
+            logprob_threshold: -1.0,
+            no_speech_threshold: 0.6,
+            entropy_threshold: 2.4,
+            temperature_step: 0.2,
+            draft_tokens: 16,
+            tolerance_nats: 0.0,
+            fallback_tolerance_nats: 8.0,
+            sample_when_failing: true,
+            stop_after_cs: None,
+        }
+    }
+}
+
+/// One decoded text token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodedToken {
+    pub id: Token,
+    /// Its probability.
+    pub p: f32,
+    /// The draft token it is (accepted from the transcript).
+    pub draft: Option<usize>,
+    /// The draft token the model refused here, and that token's margin
+    /// (its log-probability less the best token's, nats).
+    pub refused: Option<(usize, f32)>,
+    /// Where it ends (DTW), 10-ms units from the chunk's start; -1: not placed.
+    pub end_cs: i64,
+}
+
+/// A run of text between two timestamps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    pub start_cs: i64,
+    pub end_cs: i64,
+    pub tokens: Vec<DecodedToken>,
+}
+
+/// Counts of what the loop did, for tests and measurements.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stats {
+    pub windows: usize,
+    pub decoder_calls: usize,
+    pub tokens: usize,
+    pub drafted: usize,
+    pub accepted: usize,
+    pub fallbacks: usize,
+    /// Windows whose every try failed (their last try is kept).
+    pub failed_windows: usize,
+}
+
+/// The logit filters, for one window.
+struct Rules {
+    suppressed: Vec<Token>,
+    blank: Option<Token>,
+    max_initial_ts: Token,
+}
+
+/// A token chosen, with the log-probabilities after the rules.
+struct Scored {
+    logprobs: Vec<f32>,
+}
+
+impl Scored {
+    fn best(&self, range: Range<usize>) -> (usize, f32) {
+        let mut best = (range.start, f32::NEG_INFINITY);
+        for i in range {
+            if self.logprobs[i] > best.1 {
+                best = (i, self.logprobs[i]);
+            }
+        }
+        best
+    }
+}
+
+impl Rules {
+    fn new(vocab: &Vocab, options: &DecodeOptions) -> Self {
+        Self {
+            suppressed: vocab.suppressed(),
+            blank: vocab.blank(),
+            // Timestamps are 20 ms apart.
+            max_initial_ts: (options.max_initial_ts_s / 0.02).round() as Token,
+        }
+    }
+
+    /// The log-probabilities of the next token after `tokens` (this
+    /// window's, timestamps included), `last_ts` the last timestamp in them.
+    fn filter(
+        &self,
+        vocab: &Vocab,
+        row: &[f32],
+        tokens: &[Token],
+        last_ts: Option<Token>,
+        temperature: f32,
+    ) -> Scored {
+        let n = vocab.n_vocab;
+        let mut logits: Vec<f32> = if temperature > 0.0 {
+            row[..n].iter().map(|x| x / temperature).collect()
+        } else {
+            row[..n].to_vec()
+        };
+        let ninf = f32::NEG_INFINITY;
+        let beg = vocab.beg as usize;
+        if tokens.is_empty() {
+            logits[vocab.eot as usize] = ninf;
+            if let Some(b) = self.blank {
+                logits[b as usize] = ninf;
+            }
+        }
+        for &t in &self.suppressed {
+            logits[t as usize] = ninf;
+        }
+        let last_was_ts = tokens.last().is_some_and(|&t| vocab.is_timestamp(t));
+        let penultimate_was_ts =
+            tokens.len() < 2 || vocab.is_timestamp(tokens[tokens.len() - 2]);
+        if last_was_ts {
+            if penultimate_was_ts {
+                logits[beg..].fill(ninf);
+            } else {
+                logits[..vocab.eot as usize].fill(ninf);
+            }
+        }
+        if tokens.is_empty() {
+            let from = (beg + self.max_initial_ts as usize + 1).min(n);
+            logits[from..].fill(ninf);
+        }
+        // Timestamps never go back, and a new one is later than the last
+        // (OpenAI Whisper's rule; whisper.cpp lets a segment end at 0.00).
+        if let Some(ts) = last_ts {
+            let closing = last_was_ts && !penultimate_was_ts;
+            let from = ts as usize + usize::from(!closing);
+            logits[beg..from.min(n)].fill(ninf);
+        }
+        let mut logprobs = log_softmax(&logits);
+        // All timestamps together likelier than any text token: a timestamp.
+        let ts_logprob = log_sum_exp(&logprobs[beg..]);
+        let max_text = logprobs[..beg].iter().copied().fold(ninf, f32::max);
+        if ts_logprob > max_text {
+            logprobs[..beg].fill(ninf);
+        }
+        Scored { logprobs }
+    }
+}
+
+fn log_softmax(logits: &[f32]) -> Vec<f32> {
+    let lse = log_sum_exp(logits);
+    logits
+        .iter()
+        .map(|&x| if x == f32::NEG_INFINITY { x } else { x - lse })
+        .collect()
+}
+
+fn log_sum_exp(xs: &[f32]) -> f32 {
+    let max = xs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    if max == f32::NEG_INFINITY {
+        return max;
+    }
+    let sum: f32 = xs
+        .iter()
+        .filter(|x| **x > f32::NEG_INFINITY)
+        .map(|&x| (x - max).exp())
+        .sum();
+    max + sum.ln()
+}
+
+/// A small deterministic generator for sampling at temperature (SplitMix64):
+/// the same chunk always samples the same.
+struct Rng(u64);
+
+impl Rng {
+    fn next_f32(&mut self) -> f32 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 24) as f32
+    }
+
+    fn sample(&mut self, logprobs: &[f32]) -> usize {
+        let mut u = self.next_f32();
+        let mut last = 0;
+        for (i, &lp) in logprobs.iter().enumerate() {
+            if lp == f32::NEG_INFINITY {
+                continue;
+            }
+            last = i;
+            u -= lp.exp();
+            if u <= 0.0 {
+                return i;
+            }
+        }
+        last
+    }
+}
+
+/// One window's decoding at one temperature.
+struct WindowText {
+    tokens: Vec<Token>,
+    /// Per token: probability, accepted draft index, refused draft.
+    info: Vec<(f32, Option<usize>, Option<(usize, f32)>)>,
+    /// Per token: the log-probability the window is judged by: the token's,
+    /// or for a draft token accepted within the tolerance, the model's best
+    /// there (the transcript's choice is no sign of a failing decoder).
+    judged: Vec<f32>,
+    /// Tokens kept (up to and with the last timestamp, or all at the end).
+    result_len: usize,
+    /// Where the next window starts, 10-ms units from this one's start.
+    seek_delta: usize,
+    failed: bool,
+    no_speech_prob: f32,
+}
+
+impl WindowText {
+    fn avg_logprob(&self) -> f32 {
+        let sum: f64 = self.judged[..self.result_len].iter().map(|&lp| lp as f64).sum();
+        (sum / self.result_len.max(1) as f64) as f32
+    }
+
+    fn entropy(&self) -> f32 {
+        let tail = &self.tokens[self.result_len.saturating_sub(32)..self.result_len];
+        let mut counts = std::collections::HashMap::new();
+        for t in tail {
+            *counts.entry(*t).or_insert(0usize) += 1;
+        }
+        counts
+            .values()
+            .map(|&c| {
+                let p = c as f64 / tail.len() as f64;
+                -p * p.ln()
+            })
+            .sum::<f64>() as f32
+    }
+}
+
+/// Decodes a chunk: the segments of text, with each text token's DTW end
+/// time. `draft` is the transcript (if any); `first_temperature` is where
+/// the fallback starts (0 for the first try).
+pub fn decode_chunk(
+    decoder: &mut dyn Decoder,
+    draft: Option<&Draft>,
+    options: &DecodeOptions,
+    first_temperature: f32,
+    stats: &mut Stats,
+) -> Result<Vec<Segment>, String> {
+    let vocab = decoder.vocab().clone();
+    let rules = Rules::new(&vocab, options);
+    let seek_end = decoder.n_frames();
+    let mut seek = 0usize;
+    let mut past: Vec<Token> = Vec::new();
+    let mut segments: Vec<Segment> = Vec::new();
+    let mut cursor: Option<usize> = None;
+    let mut rng = Rng(0x5EED);
+    let mut windows = 0;
+    // 100 ms of audio is too little to decode.
+    while seek + 10 < seek_end {
+        if windows > 0 {
+            let reached = segments
+                .iter()
+                .flat_map(|s| s.tokens.iter().map(|t| t.end_cs))
+                .max()
+                .unwrap_or(-1);
+            if let Some(stop) = options.stop_after_cs {
+                if reached >= stop as i64 {
+                    break;
+                }
+            }
+        }
+        decoder.encode(seek)?;
+        windows += 1;
+        stats.windows += 1;
+        // A short last window decodes better without the prompt.
+        if seek > 0 && seek + 500 >= seek_end {
+            past.clear();
+        }
+        // The tries: as asked; then (with a draft) siding with the
+        // transcript wherever the audio allows, as a transcript does not
+        // loop; then sampling at rising temperatures.
+        let mut tries = vec![(first_temperature, options.tolerance_nats)];
+        if draft.is_some() && first_temperature == 0.0 {
+            tries.push((0.0, options.fallback_tolerance_nats));
+        }
+        let mut t = first_temperature + options.temperature_step;
+        while options.sample_when_failing && t <= 1.0 + 1e-6 {
+            tries.push((t, 0.0));
+            t += options.temperature_step;
+        }
+        let cursor_before = cursor;
+        let mut text = None;
+        for (n, &(temperature, tolerance)) in tries.iter().enumerate() {
+            cursor = cursor_before;
+            let attempt = decode_window(
+                decoder,
+                &vocab,
+                &rules,
+                if temperature < 0.5 { &past } else { &[] },
+                if temperature == 0.0 { draft } else { None },
+                &mut cursor,
+                (temperature, tolerance),
+                (seek, seek_end),
+                options,
+                &mut rng,
+                stats,
+            )?;
+            let failed = attempt.failed
+                || (attempt.result_len > 32 && attempt.entropy() < options.entropy_threshold)
+                || (attempt.avg_logprob() < options.logprob_threshold
+                    && attempt.no_speech_prob < options.no_speech_threshold);
+            text = Some(attempt);
+            if !failed {
+                break;
+            }
+            if n + 1 < tries.len() {
+                stats.fallbacks += 1;
+            } else {
+                stats.failed_windows += 1;
+            }
+        }
+        let text = text.expect("at least one try");
+        let no_speech = text.no_speech_prob > options.no_speech_threshold
+            && text.avg_logprob() < options.logprob_threshold;
+        let mut seek_delta = text.seek_delta;
+        let kept = &text.tokens[..text.result_len];
+        if !no_speech && !kept.is_empty() {
+            past.extend_from_slice(kept);
+            let mut window = split_segments(&vocab, kept, &text.info, seek as i64, seek_delta);
+            let ids: Vec<Token> = window
+                .iter()
+                .flat_map(|s| s.tokens.iter().map(|t| t.id))
+                .collect();
+            if !ids.is_empty() {
+                let n_frames = seek_delta.min(3000).min(seek_end - seek);
+                let times = decoder.token_times(&ids, n_frames)?;
+                let mut k = 0;
+                for token in window.iter_mut().flat_map(|s| s.tokens.iter_mut()) {
+                    let t = times.get(k).copied().unwrap_or(-1);
+                    token.end_cs = if t >= 0 { t + seek as i64 } else { -1 };
+                    k += 1;
+                }
+            }
+            segments.append(&mut window);
+        }
+        // Ending on a single timestamp: the rest of the window had no speech to decode.
+        let n = kept.len();
+        if n > 1 && !vocab.is_timestamp(kept[n - 2]) && vocab.is_timestamp(kept[n - 1]) {
+            seek_delta = (seek_end - seek).min(3000);
+        }
+        seek += seek_delta.max(1);
+    }
+    Ok(segments)
+}
+
+/// Splits a window's tokens into segments at its timestamps; times in 10-ms
+/// units from the chunk's start (`seek` is the window's).
+fn split_segments(
+    vocab: &Vocab,
+    tokens: &[Token],
+    info: &[(f32, Option<usize>, Option<(usize, f32)>)],
+    seek: i64,
+    seek_delta: usize,
+) -> Vec<Segment> {
+    let ts_cs = |t: Token| seek + 2 * (t - vocab.beg) as i64;
+    let mut segments = Vec::new();
+    let mut current = Segment {
+        start_cs: tokens.first().map_or(seek, |&t| ts_cs(t.max(vocab.beg))),
+        end_cs: seek,
+        tokens: Vec::new(),
+    };
+    for (i, &t) in tokens.iter().enumerate() {
+        if vocab.is_timestamp(t) {
+            if !current.tokens.is_empty() {
+                current.end_cs = ts_cs(t);
+                let start = current.end_cs;
+                segments.push(std::mem::replace(
+                    &mut current,
+                    Segment {
+                        start_cs: start,
+                        end_cs: start,
+                        tokens: Vec::new(),
+                    },
+                ));
+            } else {
+                current.start_cs = ts_cs(t);
+            }
+        } else if t < vocab.eot {
+            let (p, draft, refused) = info[i];
+            current.tokens.push(DecodedToken {
+                id: t,
+                p,
+                draft,
+                refused,
+                end_cs: -1,
+            });
+        }
+    }
+    if !current.tokens.is_empty() {
+        current.end_cs = seek + seek_delta as i64;
+        segments.push(current);
+    }
+    segments
+}
+
+/// Greedy (or sampled) decoding of the encoded window, with the draft.
+#[allow(clippy::too_many_arguments)]
+fn decode_window(
+    decoder: &mut dyn Decoder,
+    vocab: &Vocab,
+    rules: &Rules,
+    past: &[Token],
+    draft: Option<&Draft>,
+    cursor: &mut Option<usize>,
+    (temperature, tolerance): (f32, f32),
+    (seek, seek_end): (usize, usize),
+    options: &DecodeOptions,
+    rng: &mut Rng,
+    stats: &mut Stats,
+) -> Result<WindowText, String> {
+    // The prompt: the earlier text (at most half the context), then the SOT sequence.
+    let mut prompt = Vec::new();
+    let max_past = 224 - 1; // whisper.cpp: n_text_ctx / 2, less <|prev|>
+    if !past.is_empty() {
+        prompt.push(vocab.prev);
+        prompt.extend_from_slice(&past[past.len().saturating_sub(max_past)..]);
+    }
+    let i_sot = prompt.len();
+    prompt.extend_from_slice(&vocab.sot_sequence);
+    let n = vocab.n_vocab;
+    let rows = decoder.decode(&prompt, 0, i_sot)?;
+    stats.decoder_calls += 1;
+    let no_speech_prob = {
+        let sot_row = &rows[..n];
+        (sot_row[vocab.nosp as usize] - log_sum_exp(sot_row)).exp()
+    };
+    let mut row: Vec<f32> = rows[rows.len() - n..].to_vec();
+    let mut n_past = prompt.len();
+
+    let mut text = WindowText {
+        tokens: Vec::new(),
+        info: Vec::new(),
+        judged: Vec::new(),
+        result_len: 0,
+        seek_delta: 3000,
+        failed: false,
+        no_speech_prob,
+    };
+    let mut last_ts: Option<Token> = None;
+    let mut has_ts = false;
+    let mut text_tokens: Vec<Token> = Vec::new();
+    let n_max = 224 - 4;
+    // The draft token the model refused last (its index, its margin, and
+    // whether the text before it was the transcript's): the token the
+    // model takes instead says how the draft goes on.
+    let mut rejected: Option<(usize, f32, bool)> = None;
+    // Where the draft stands inside a token the model is writing in other
+    // pieces (see [`Draft::advance`]).
+    let mut inside: Option<(usize, usize)> = None;
+
+    // Appends a token; returns true when the window is done.
+    let push = |text: &mut WindowText,
+                text_tokens: &mut Vec<Token>,
+                token: Token,
+                (logprob, judged): (f32, f32),
+                draft_index: Option<usize>,
+                refused: Option<(usize, f32)>,
+                last_ts: &mut Option<Token>,
+                has_ts: &mut bool|
+     -> bool {
+        let i = text.tokens.len();
+        text.tokens.push(token);
+        text.info.push((logprob.exp(), draft_index, refused));
+        text.judged.push(judged);
+        if token < vocab.eot {
+            text_tokens.push(token);
+        }
+        if token >= vocab.beg {
+            *last_ts = Some(token);
+        }
+        if token > vocab.beg {
+            let delta = 2 * (token - vocab.beg) as usize;
+            text.seek_delta = delta;
+            text.result_len = i + 1;
+            *has_ts = true;
+        }
+        let end_of_audio = *has_ts && seek + text.seek_delta + 10 >= seek_end;
+        if token == vocab.eot || end_of_audio {
+            if text.result_len == 0 {
+                if seek + text.seek_delta + 10 >= seek_end {
+                    text.result_len = i + 1;
+                } else {
+                    text.failed = true;
+                }
+            }
+            return true;
+        }
+        false
+    };
+
+    let mut i = 0;
+    while i < n_max {
+        // The model's own token.
+        let scored = rules.filter(vocab, &row, &text.tokens, last_ts, temperature);
+        let token = if temperature > 0.0 {
+            rng.sample(&scored.logprobs)
+        } else {
+            scored.best(0..n).0
+        } as Token;
+        let lp = scored.logprobs[token as usize];
+        let mut rejected_k = rejected.take();
+        // The model writing the draft's text in other pieces: no refusal.
+        let mut resume = None;
+        if let (Some(d), Some((k, offset))) = (
+            draft,
+            rejected_k.map(|(k, _, _)| (k, 0)).or(inside.take()),
+        ) {
+            match d.advance(vocab, k, offset, token) {
+                Some((k, 0)) => {
+                    resume = Some(k);
+                    rejected_k = None;
+                }
+                Some(partway) => {
+                    inside = Some(partway);
+                    rejected_k = None;
+                }
+                None => {}
+            }
+        }
+        // A verdict on a transcript word: the model wrote another word where
+        // the word starts (where verification judges a word too), with the
+        // transcript's text before it. Punctuation the model adds, or a
+        // word after text of its own, says nothing about the word.
+        let refused = match (draft, rejected_k) {
+            (Some(d), Some((k, margin, true)))
+                if d.starts_word(k) && vocab.starts_word(token) =>
+            {
+                Some((k, margin))
+            }
+            _ => None,
+        };
+        i += 1;
+        stats.tokens += 1;
+        if push(
+            &mut text,
+            &mut text_tokens,
+            token,
+            (lp, lp),
+            None,
+            refused,
+            &mut last_ts,
+            &mut has_ts,
+        ) {
+            return Ok(finish(text));
+        }
+        // The draft after it, if the transcript has one here. After a
+        // refusal: past the draft token the model wrote instead (the
+        // transcript had one token more), at the refused token again (the
+        // model added punctuation), or past the refused one (a word heard
+        // otherwise). After a timestamp that opens a segment: where the
+        // draft was. Else: where the text so far is found in the transcript,
+        // unless that is right after a sentence's end (where the model is
+        // likely to write a timestamp first).
+        let n_tokens = text.tokens.len();
+        let opens_segment = vocab.is_timestamp(token)
+            && (n_tokens == 1 || vocab.is_timestamp(text.tokens[n_tokens - 2]));
+        let at = match (draft, rejected_k) {
+            _ if resume.is_some() => resume,
+            _ if inside.is_some() => None,
+            (Some(d), Some((k, _, agreed))) if token < vocab.eot => {
+                if d.tokens.get(k + 1) == Some(&token) {
+                    Some(k + 2)
+                } else if !vocab.has_alphanumeric(token) && !vocab.starts_word(token) {
+                    Some(k)
+                } else if agreed {
+                    Some(k + 1)
+                } else {
+                    d.next_after(&text_tokens, *cursor)
+                }
+            }
+            (Some(d), None) if token < vocab.eot => d
+                .next_after(&text_tokens, *cursor)
+                .filter(|&at| at == 0 || !d.ends_sentence[at - 1]),
+            (Some(_), _) if opens_segment => *cursor,
+            _ => None,
+        };
+        let proposal = match (draft, at) {
+            (Some(d), Some(at)) => d.proposal(at, options.draft_tokens),
+            _ => Vec::new(),
+        };
+        let mut batch = vec![token];
+        batch.extend(proposal.iter().map(|&(_, t)| t));
+        let rows = decoder.decode(&batch, n_past, 0)?.to_vec();
+        stats.decoder_calls += 1;
+        n_past += 1;
+        stats.drafted += proposal.len();
+        let mut next_row = batch.len() - 1;
+        for (j, &(k, t)) in proposal.iter().enumerate() {
+            let scored = rules.filter(vocab, &rows[j * n..(j + 1) * n], &text.tokens, last_ts, 0.0);
+            let (best, best_lp) = scored.best(0..n);
+            let lp = scored.logprobs[t as usize];
+            let best_is_text = (best as Token) < vocab.eot;
+            let accept = t == best as Token
+                || (best_is_text && lp > f32::NEG_INFINITY && lp >= best_lp - tolerance);
+            if !accept || i >= n_max {
+                next_row = j;
+                if best_is_text {
+                    let agreed = draft.is_some_and(|d| d.agrees(&text_tokens, k));
+                    rejected = Some((k, lp - best_lp, agreed));
+                }
+                break;
+            }
+            i += 1;
+            stats.tokens += 1;
+            stats.accepted += 1;
+            *cursor = Some(k + 1);
+            n_past += 1;
+            if push(
+                &mut text,
+                &mut text_tokens,
+                t,
+                (lp, best_lp),
+                Some(k),
+                None,
+                &mut last_ts,
+                &mut has_ts,
+            ) {
+                return Ok(finish(text));
+            }
+        }
+        row.copy_from_slice(&rows[next_row * n..(next_row + 1) * n]);
+    }
+    // The context filled up without the window closing: a loop, unless it
+    // got far enough into the window.
+    if text.result_len == 0 || text.seek_delta < 1500 {
+        text.failed = true;
+    }
+    Ok(finish(text))
+}
+
+fn finish(mut text: WindowText) -> WindowText {
+    if text.result_len == 0 && !text.failed {
+        text.result_len = text.tokens.len();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A vocabulary of 20 text tokens ("a".."t" with a leading space), then
+    /// the specials, then 1501 timestamps.
+    fn vocab() -> Vocab {
+        let eot = 20;
+        let mut bytes: Vec<Vec<u8>> = (0..eot)
+            .map(|i| format!(" {}", (b'a' + i as u8) as char).into_bytes())
+            .collect();
+        bytes[19] = b" ".to_vec();
+        Vocab {
+            n_vocab: 30 + 1501,
+            eot,
+            sot: 21,
+            translate: 22,
+            transcribe: 23,
+            solm: 24,
+            prev: 25,
+            nosp: 26,
+            not: 27,
+            beg: 30,
+            langs: 28..30,
+            sot_sequence: vec![21],
+            bytes,
+        }
+    }
+
+    /// A scripted model: after each prefix of `script` (the window's
+    /// tokens after the prompt), it strongly prefers the script's next
+    /// token, and gives `alt` (if set for that position) a close second.
+    struct Scripted {
+        vocab: Vocab,
+        frames: usize,
+        /// Per window: the tokens it says.
+        windows: Vec<Vec<Token>>,
+        window: usize,
+        no_speech: f32,
+        /// (position, token, logit below the best) of close seconds.
+        seconds: Vec<(usize, Token, f32)>,
+        text: Vec<Token>,
+        out: Vec<f32>,
+        calls: usize,
+    }
+
+    impl Scripted {
+        fn new(windows: Vec<Vec<Token>>, frames: usize) -> Self {
+            Self {
+                vocab: vocab(),
+                frames,
+                windows,
+                window: usize::MAX,
+                no_speech: -10.0,
+                seconds: Vec::new(),
+                text: Vec::new(),
+                out: Vec::new(),
+                calls: 0,
+            }
+        }
+
+        fn row_after(&self, text: &[Token]) -> Vec<f32> {
+            let v = &self.vocab;
+            let mut row = vec![-20.0; v.n_vocab];
+            // The window's tokens start after the SOT sequence.
+            let sot = text.iter().rposition(|&t| t == v.sot);
+            let Some(sot) = sot else {
+                return row;
+            };
+            row[v.nosp as usize] = self.no_speech;
+            let said = &text[sot + 1..];
+            let script = &self.windows[self.window.min(self.windows.len() - 1)];
+            let pos = said.len();
+            // A close second taken counts as the script's token.
+            let on_script = said
+                .iter()
+                .zip(script)
+                .enumerate()
+                .all(|(p, (a, b))| a == b || self.seconds.iter().any(|s| (s.0, s.1) == (p, *a)));
+            let next = if on_script {
+                script.get(pos).copied().unwrap_or(v.eot)
+            } else {
+                v.eot
+            };
+            row[next as usize] = 10.0;
+            for &(p, t, below) in &self.seconds {
+                if p == pos {
+                    row[t as usize] = 10.0 - below;
+                }
+            }
+            row
+        }
+    }
+
+    impl Decoder for Scripted {
+        fn vocab(&self) -> &Vocab {
+            &self.vocab
+        }
+        fn n_frames(&self) -> usize {
+            self.frames
+        }
+        fn encode(&mut self, _offset_cs: usize) -> Result<(), String> {
+            self.window = self.window.wrapping_add(1);
+            Ok(())
+        }
+        fn decode(&mut self, tokens: &[Token], n_past: usize, first: usize) -> Result<&[f32], String> {
+            self.calls += 1;
+            self.text.truncate(n_past);
+            self.text.extend_from_slice(tokens);
+            let start = n_past;
+            self.out.clear();
+            for i in first..tokens.len() {
+                let row = self.row_after(&self.text[..start + i + 1]);
+                self.out.extend(row);
+            }
+            Ok(&self.out)
+        }
+        fn token_times(&mut self, text: &[Token], _n_frames: usize) -> Result<Vec<i64>, String> {
+            Ok((0..text.len() as i64).map(|i| 50 + 30 * i).collect())
+        }
+    }
+
+    fn ts(v: &Vocab, cs: usize) -> Token {
+        v.beg + (cs / 2) as Token
+    }
+
+    fn ids(segments: &[Segment]) -> Vec<Token> {
+        segments.iter().flat_map(|s| s.tokens.iter().map(|t| t.id)).collect()
+    }
+
+    #[test]
+    fn greedy_follows_the_model_and_timestamps_split_segments() {
+        let v = vocab();
+        // Each window (the script is the same for all) ends on a timestamp
+        // pair, so the next starts at its last timestamp, 4 s in.
+        let w = vec![
+            ts(&v, 0), 1, 2, 3, ts(&v, 200), ts(&v, 200), 4, 5, ts(&v, 400), ts(&v, 400), v.eot,
+        ];
+        let mut m = Scripted::new(vec![w.clone()], 1000);
+        let mut stats = Stats::default();
+        let segs = decode_chunk(&mut m, None, &DecodeOptions::default(), 0.0, &mut stats).unwrap();
+        assert_eq!(ids(&segs), [1, 2, 3, 4, 5, 1, 2, 3, 4, 5, 1, 2, 3]);
+        assert_eq!((segs[0].start_cs, segs[0].end_cs), (0, 200));
+        assert_eq!((segs[1].start_cs, segs[1].end_cs), (200, 400));
+        assert_eq!((segs[2].start_cs, segs[2].end_cs), (400, 600));
+        // The third window, at 8 s, reaches the end of the audio at its
+        // first timestamp (10 s) and stops there.
+        assert_eq!(stats.windows, 3, "{stats:?}");
+        assert_eq!(segs.len(), 5);
+        // DTW times (the fake's: 0.5 s, then every 0.3 s) on the chunk's timeline.
+        assert_eq!(segs[0].tokens[0].end_cs, 50);
+        assert_eq!(segs[2].tokens[0].end_cs, 450);
+        // Ending on a single timestamp means the window has no more speech:
+        // the next window starts after it.
+        let mut single = w;
+        single.remove(9);
+        let mut m = Scripted::new(vec![single], 1000);
+        let mut stats = Stats::default();
+        let segs = decode_chunk(&mut m, None, &DecodeOptions::default(), 0.0, &mut stats).unwrap();
+        assert_eq!((stats.windows, segs.len()), (1, 2));
+    }
+
+    #[test]
+    fn timestamp_rules_pair_and_order_timestamps() {
+        let v = vocab();
+        let rules = Rules::new(&v, &DecodeOptions::default());
+        let flat = vec![0.0; v.n_vocab];
+        let allowed = |s: &Scored, t: Token| s.logprobs[t as usize] > f32::NEG_INFINITY;
+        // First token: a timestamp of at most 1 s, no end of text, no blank.
+        let s = rules.filter(&v, &flat, &[], None, 0.0);
+        assert!(!allowed(&s, v.eot) && !allowed(&s, 19));
+        assert!(allowed(&s, ts(&v, 100)) && !allowed(&s, ts(&v, 102)));
+        // After text then a timestamp: another timestamp or the end, no text.
+        let mut row = flat.clone();
+        row[v.eot as usize] = 10.0;
+        let s = rules.filter(&v, &row, &[ts(&v, 0), 1, ts(&v, 50)], Some(ts(&v, 50)), 0.0);
+        assert!(!allowed(&s, 1) && allowed(&s, v.eot) && allowed(&s, ts(&v, 60)));
+        // ... and never an earlier one.
+        assert!(!allowed(&s, ts(&v, 40)));
+        // A segment ends after it starts.
+        let s = rules.filter(&v, &row, &[ts(&v, 0), 1], Some(ts(&v, 0)), 0.0);
+        assert!(!allowed(&s, ts(&v, 0)) && allowed(&s, ts(&v, 2)));
+        // After a pair: text (or end), no third timestamp.
+        let t = [ts(&v, 0), 1, ts(&v, 50), ts(&v, 50)];
+        let s = rules.filter(&v, &flat, &t, Some(ts(&v, 50)), 0.0);
+        assert!(allowed(&s, 1) && !allowed(&s, ts(&v, 60)));
+        // Specials are never written.
+        for t in [v.sot, v.not, v.prev, v.nosp, v.solm, v.transcribe, 28] {
+            assert!(!allowed(&s, t));
+        }
+        // Timestamps together likelier than the best text token: a timestamp.
+        let mut row = vec![0.0; v.n_vocab];
+        row[1] = 5.0;
+        let s = rules.filter(&v, &row, &[ts(&v, 0), 2], None, 0.0);
+        assert!(!allowed(&s, 1), "1501 timestamps at 0 outweigh one token at 5");
+        row[1] = 9.0;
+        let s = rules.filter(&v, &row, &[ts(&v, 0), 2], None, 0.0);
+        assert!(allowed(&s, 1));
+    }
+
+    #[test]
+    fn exact_drafts_reproduce_greedy_in_fewer_calls() {
+        let v = vocab();
+        let said: Vec<Token> = (1..=15).collect();
+        let mut w = vec![ts(&v, 0)];
+        w.extend(&said);
+        w.extend([ts(&v, 600), v.eot]);
+        // The transcript has text before and after what this chunk says.
+        let draft = Draft {
+            tokens: [vec![7, 7, 7], said.clone(), vec![16, 17]].concat(),
+            word: (0..20).collect(),
+            ends_sentence: vec![false; 20],
+        };
+        let run = |draft: Option<&Draft>| {
+            let mut m = Scripted::new(vec![w.clone()], 600);
+            let mut stats = Stats::default();
+            let segs = decode_chunk(&mut m, draft, &DecodeOptions::default(), 0.0, &mut stats).unwrap();
+            (ids(&segs), segs, m.calls, stats)
+        };
+        let (plain, _, plain_calls, _) = run(None);
+        let (guided, segs, guided_calls, stats) = run(Some(&draft));
+        assert_eq!(plain, said);
+        assert_eq!(guided, plain, "exact acceptance gives greedy's tokens");
+        assert!(guided_calls * 2 < plain_calls, "{guided_calls} against {plain_calls}");
+        assert!(stats.accepted >= 10, "{stats:?}");
+        // Accepted tokens know their transcript place.
+        let t = &segs[0].tokens;
+        assert_eq!(t.last().unwrap().draft, Some(3 + 14));
+        assert!(t[..4].iter().all(|t| t.draft.is_none()), "found from 4 tokens");
+    }
+
+    #[test]
+    fn a_refused_draft_token_is_recorded_and_decoding_goes_on() {
+        let v = vocab();
+        // The audio says 1..=12 with 18 in place of 8; the transcript says 8.
+        let mut said: Vec<Token> = (1..=12).collect();
+        said[7] = 18;
+        let mut w = vec![ts(&v, 0)];
+        w.extend(&said);
+        w.extend([ts(&v, 600), v.eot]);
+        let draft = Draft {
+            tokens: (1..=12).collect(),
+            word: (0..12).collect(),
+            ends_sentence: vec![false; 12],
+        };
+        let mut m = Scripted::new(vec![w.clone()], 600);
+        // The transcript's 8 is 3 nats below the audio's 18 there.
+        m.seconds.push((8, 8, 3.0));
+        let mut stats = Stats::default();
+        let segs = decode_chunk(&mut m, Some(&draft), &DecodeOptions::default(), 0.0, &mut stats).unwrap();
+        assert_eq!(ids(&segs), said);
+        let t = &segs[0].tokens;
+        assert_eq!(t[7].id, 18);
+        let (k, margin) = t[7].refused.expect("the refusal is recorded");
+        assert_eq!(k, 7);
+        assert!((margin + 3.0).abs() < 1e-3, "{margin}");
+        // After the substitution the draft resumes at once.
+        assert_eq!(t[8].draft, Some(8));
+        assert_eq!(t[11].draft, Some(11));
+
+        // With a tolerance of 4 nats the transcript's word wins where the
+        // audio is that ambiguous, and not where it is clear.
+        let mut m = Scripted::new(vec![w.clone()], 600);
+        m.seconds.push((8, 8, 3.0));
+        let options = DecodeOptions {
+            tolerance_nats: 4.0,
+            ..Default::default()
+        };
+        let segs = decode_chunk(&mut m, Some(&draft), &options, 0.0, &mut Stats::default()).unwrap();
+        assert_eq!(ids(&segs), (1..=12).collect::<Vec<_>>());
+        let mut m = Scripted::new(vec![w], 600);
+        m.seconds.push((8, 8, 6.0));
+        let segs = decode_chunk(&mut m, Some(&draft), &options, 0.0, &mut Stats::default()).unwrap();
+        assert_eq!(ids(&segs), said);
+    }
+
+    #[test]
+    fn speech_the_transcript_lacks_decodes_freely() {
+        let v = vocab();
+        // An ad-lib (tokens 10-14, twice) the transcript does not have, then its text.
+        let said: Vec<Token> = [vec![1, 2, 3, 4, 5], vec![10, 11, 12, 13, 14, 10, 11, 12], vec![6, 7, 8, 9]].concat();
+        let mut w = vec![ts(&v, 0)];
+        w.extend(&said);
+        w.extend([ts(&v, 900), v.eot]);
+        let draft = Draft {
+            tokens: (1..=9).collect(),
+            word: (0..9).collect(),
+            ends_sentence: vec![false; 9],
+        };
+        let mut m = Scripted::new(vec![w], 900);
+        let mut stats = Stats::default();
+        let segs = decode_chunk(&mut m, Some(&draft), &DecodeOptions::default(), 0.0, &mut stats).unwrap();
+        assert_eq!(ids(&segs), said);
+        let t = &segs[0].tokens;
+        assert!(t[5..13].iter().all(|t| t.draft.is_none()));
+    }
+
+    #[test]
+    fn silence_and_failures_follow_whispers_thresholds() {
+        let v = vocab();
+        // Likely silence, and text the model is unsure of: no segments.
+        let w = vec![ts(&v, 0), 1, 2, ts(&v, 100), v.eot];
+        let unsure = |no_speech: f32| {
+            let mut m = Scripted::new(vec![w.clone()], 500);
+            m.no_speech = no_speech;
+            // Ten other tokens as likely as each of the first two: p = 1/11.
+            for pos in [1, 2] {
+                m.seconds.extend((3..=12).map(|t| (pos, t, 0.0)));
+            }
+            let mut stats = Stats::default();
+            let segs = decode_chunk(&mut m, None, &DecodeOptions::default(), 0.0, &mut stats).unwrap();
+            (segs, stats)
+        };
+        let (segs, stats) = unsure(30.0);
+        assert!(segs.is_empty(), "{segs:?}");
+        assert_eq!(stats.fallbacks, 0, "silence is not decoded again");
+        let (_, stats) = unsure(-10.0);
+        assert!(stats.fallbacks > 0, "speech the model is unsure of is decoded again");
+        // A loop that fills the context: fallback to higher temperatures.
+        let looping: Vec<Token> = std::iter::once(ts(&v, 0)).chain((0..300).map(|i| 1 + (i % 2))).collect();
+        let mut m = Scripted::new(vec![looping], 3000);
+        let mut stats = Stats::default();
+        decode_chunk(&mut m, None, &DecodeOptions::default(), 0.0, &mut stats).unwrap();
+        assert_eq!(stats.fallbacks, 5, "0.2 to 1.0: {stats:?}");
+    }
+
+    #[test]
+    fn a_word_written_in_other_pieces_keeps_the_draft() {
+        let mut v = vocab();
+        // The draft splits " gorbachev" as " gor" "bachev"; the model may
+        // write " gor" "b" "achev", or " gorb" "achev".
+        for (t, text) in [(1, " gor"), (2, "bachev"), (3, "b"), (4, "achev"), (5, " gorb"), (6, " he")] {
+            v.bytes[t] = text.as_bytes().to_vec();
+        }
+        let d = Draft {
+            tokens: vec![1, 2, 6],
+            word: vec![0, 0, 1],
+            ends_sentence: vec![false; 3],
+        };
+        assert_eq!(d.advance(&v, 1, 0, 3), Some((1, 1)));
+        assert_eq!(d.advance(&v, 1, 1, 4), Some((2, 0)));
+        assert_eq!(d.advance(&v, 0, 0, 5), Some((1, 1)));
+        assert_eq!(d.advance(&v, 1, 0, 4), None);
+        assert_eq!(d.advance(&v, 2, 0, 6), Some((3, 0)));
+        assert_eq!(d.advance(&v, 3, 0, 6), None, "past the draft's end");
+    }
+
+    #[test]
+    fn the_place_is_found_from_the_chunks_own_words() {
+        let d = Draft {
+            tokens: vec![1, 2, 3, 4, 9, 9, 1, 2, 3, 4, 5, 6, 7, 8],
+            word: (0..14).collect(),
+            ends_sentence: vec![false; 14],
+        };
+        // Anywhere: the occurrence the earlier text agrees with.
+        assert_eq!(d.next_after(&[9, 9, 1, 2, 3, 4], None), Some(10));
+        assert_eq!(d.next_after(&[1, 2, 3, 4], None), Some(4));
+        assert_eq!(d.next_after(&[2, 3], None), None, "too short to place");
+        // Near the cursor, a short match will do.
+        assert_eq!(d.next_after(&[8, 7, 5], Some(10)), Some(11));
+        assert_eq!(d.next_after(&[8, 7, 6], Some(10)), Some(12));
+        assert_eq!(d.next_after(&[3, 3, 3, 13], Some(10)), None);
+    }
+}
