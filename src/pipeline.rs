@@ -309,7 +309,9 @@ pub fn analyze_on(
                 .words
                 .iter()
                 .enumerate()
-                .filter(|(_, w)| matches!(w.hint, transcript::Hint::Text | transcript::Hint::TitleLine))
+                .filter(|(_, w)| {
+                    matches!(w.hint, transcript::Hint::Text | transcript::Hint::TitleLine)
+                })
                 .map(|(i, w)| (i, w.text.as_str())),
         )
     });
@@ -343,9 +345,7 @@ pub fn analyze_on(
             sha256: model_sha256.to_string(),
             beam_size: options.engine.beam_size,
             language: options.engine.language.clone(),
-            draft_tolerance_nats: draft
-                .as_ref()
-                .map(|_| options.engine.draft_tolerance_nats),
+            draft_tolerance_nats: draft.as_ref().map(|_| options.engine.draft_tolerance_nats),
         },
         inputs.transcript.as_ref(),
         recognized,
@@ -470,11 +470,7 @@ pub(crate) fn build_report(
 ) -> Report {
     let t = Instant::now();
     let alignment: Alignment = match transcript {
-        Some(tr) => {
-            let mut a = align::align(&tr.words, &recognized, duration_ms);
-            align::verify::apply_refusals(&mut a.words, &recognized);
-            a
-        }
+        Some(tr) => align::align(&tr.words, &recognized, duration_ms),
         None => align::from_recognized(&recognized),
     };
     let align_ms = t.elapsed().as_millis() as u64;

@@ -59,7 +59,8 @@ fn edited_transcript(
         .iter()
         .filter(|x| x["sentence"] == w["sentence"])
         .collect();
-    let grown = replacement.chars().count() as i64 - w["text"].as_str().unwrap().chars().count() as i64;
+    let grown =
+        replacement.chars().count() as i64 - w["text"].as_str().unwrap().chars().count() as i64;
     let sentence_chars = sentence[0]["char_start"].as_u64().unwrap() as usize
         ..(sentence.last().unwrap()["char_end"].as_u64().unwrap() as i64 + grown) as usize;
     let (a, b) = (
@@ -75,7 +76,12 @@ fn edited_transcript(
     let line = chars[..a].iter().filter(|&&c| c == '\n').count() + 1;
     let path = dir.join("edited.txt");
     std::fs::write(&path, edited).unwrap();
-    (line, w["text"].as_str().unwrap().to_string(), path, sentence_chars)
+    (
+        line,
+        w["text"].as_str().unwrap().to_string(),
+        path,
+        sentence_chars,
+    )
 }
 
 /// Decoded with the edited transcript as the draft (no saved run): the
@@ -93,8 +99,8 @@ fn an_edit_inside_a_sentence_is_the_only_finding_in_it() {
         "--format",
         "json",
     ]);
-    let report: serde_json::Value = serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", stderr(&o)));
+    let report: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&o)));
     let in_sentence: Vec<&serde_json::Value> = report["episodes"][0]["findings"]
         .as_array()
         .unwrap()

@@ -93,7 +93,7 @@ fn chunk_edges_inside_words_lose_and_double_nothing() {
         &engine,
         RunOptions {
             jobs: 1,
-            chunk_target_s: Some(1000.0),
+            chunk_target_s: 1000.0,
             ..Default::default()
         },
         &samples,
@@ -103,7 +103,7 @@ fn chunk_edges_inside_words_lose_and_double_nothing() {
         &engine,
         RunOptions {
             jobs: 2,
-            chunk_target_s: Some(target as f64 / 16_000.0),
+            chunk_target_s: target as f64 / 16_000.0,
             cut_search_s: 0.0,
         },
         &samples,
@@ -242,12 +242,15 @@ fn the_transcript_as_the_draft_decodes_as_plain_greedy_in_fewer_passes() {
         .expect("tiny.en decodes with a draft");
     let options = DecodeOptions::default();
     assert_eq!(options.tolerance_nats, 0.0);
+    // As a chunk whose next chunk hears the audio from 20 s on: one window.
+    let shared = Some(20 * 16_000);
     let (plain, plain_stats) = engine
-        .decode_segments(&chunk, None, None, options.clone())
+        .decode_segments(&chunk, shared, None, options.clone())
         .unwrap();
     let (guided, stats) = engine
-        .decode_segments(&chunk, None, Some(&draft), options)
+        .decode_segments(&chunk, shared, Some(&draft), options)
         .unwrap();
+    assert_eq!((stats.windows, stats.fallbacks), (1, 0), "{stats:?}");
     assert!(token_ids(&plain).len() > 60, "{plain:?}");
     assert_eq!(token_ids(&guided), token_ids(&plain));
     assert!(
@@ -292,7 +295,9 @@ fn speech_missing_from_the_transcript_decodes_as_free_speech() {
                 .map(|(i, w)| (i, w["text"].as_str().unwrap())),
         )
         .unwrap();
-    let heard = engine.transcribe(&chunk, None, Some(&draft)).unwrap();
+    let heard = engine
+        .transcribe(&chunk, Some(24 * 16_000), Some(&draft))
+        .unwrap();
     let in_cut: Vec<&RecognizedWord> = heard
         .iter()
         .filter(|w| w.start_ms + 300 >= from_ms && w.start_ms <= to_ms)
@@ -312,6 +317,16 @@ fn speech_missing_from_the_transcript_decodes_as_free_speech() {
         drafted * 4 <= in_cut.len(),
         "words of the cut sentence taken from the draft: {in_cut:?}"
     );
-    // Around it, the draft is used.
-    assert!(heard.iter().filter(|w| w.from_draft.is_some()).count() * 2 > heard.len());
+    // Around it, the draft is used (the synthesized voice says the
+    // transcript's words, though not always as tiny.en hears them).
+    let outside: Vec<&RecognizedWord> = heard
+        .iter()
+        .filter(|w| w.start_ms + 300 < from_ms || w.start_ms > to_ms)
+        .collect();
+    let outside_drafted = outside.iter().filter(|w| w.from_draft.is_some()).count();
+    assert!(
+        outside_drafted * 5 >= outside.len() * 2,
+        "{outside_drafted} of {} words around it from the draft",
+        outside.len()
+    );
 }

@@ -341,6 +341,18 @@ pub fn align(
         }
         let prev = words[..start].iter().rposition(timed);
         let next = words[i..].iter().position(timed).map(|k| k + i);
+        // At the episode's edges, the words of the sentence the heard
+        // speech starts or ends in are judged apart from the page text
+        // around them: they are the episode's first or last words, misheard.
+        let split = match (prev, next) {
+            (None, Some(n)) => run.iter().position(|&k| sentence_of[k] == sentence_of[n]),
+            (Some(p), None) => run.iter().position(|&k| sentence_of[k] != sentence_of[p]),
+            _ => None,
+        };
+        if let Some(at) = split.filter(|&at| at > 0 && at < run.len()) {
+            i = run[at];
+            run.truncate(at);
+        }
         let prev_end = prev.and_then(|k| words[k].end_ms).unwrap_or(0);
         let next_start = next
             .and_then(|k| words[k].start_ms)

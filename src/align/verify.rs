@@ -21,7 +21,6 @@
 //! decodes the audio and runs the model.
 
 use super::{AlignedWord, WordStatus};
-use crate::transcribe::RecognizedWord;
 
 /// A substituted word whose transcript text the model gives at least this
 /// margin (nats below its own best token) is accepted. Chosen on the curve
@@ -100,32 +99,6 @@ pub fn plan(words: &[AlignedWord]) -> Vec<Window> {
         k = last + 1;
     }
     windows
-}
-
-/// How far (ms) from a disagreeing word's aligned start the model may have
-/// refused it during decoding for that refusal to be its verdict.
-const REFUSAL_NEAR_MS: u64 = 1_500;
-
-/// Verdicts from decoding with the transcript as the draft: where the model
-/// refused a transcript word (a recognized word's [`RecognizedWord::refused`]),
-/// that word's margin, if the word is one to ask about and the refusal
-/// happened near where it is aligned. Those words need no forced decoding.
-pub fn apply_refusals(words: &mut [AlignedWord], recognized: &[RecognizedWord]) {
-    for r in recognized {
-        let Some((i, margin)) = r.refused else {
-            continue;
-        };
-        let Some(w) = words.get_mut(i) else {
-            continue;
-        };
-        let asked = matches!(w.status, WordStatus::Substituted | WordStatus::Interpolated);
-        let near = w
-            .start_ms
-            .is_some_and(|s| s.abs_diff(r.start_ms) <= REFUSAL_NEAR_MS);
-        if asked && near && w.margin.is_none_or(|m| margin < m) {
-            w.margin = Some(margin);
-        }
-    }
 }
 
 /// Records the margins of a window's words (the engine scores only the

@@ -518,7 +518,8 @@ impl Transcriber for Gated<'_> {
         draft: Option<&Draft>,
     ) -> Result<Vec<RecognizedWord>, TranscribeError> {
         let _permit = self.gate.enter(self.priority);
-        self.engine.transcribe(samples_16k, shared_from_sample, draft)
+        self.engine
+            .transcribe(samples_16k, shared_from_sample, draft)
     }
 
     fn draft<'a>(&self, words: &mut dyn Iterator<Item = (usize, &'a str)>) -> Option<Draft> {

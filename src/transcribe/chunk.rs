@@ -20,13 +20,6 @@ use super::RecognizedWord;
 /// and 26 of padding: WER 14.5% against 15.0% there, 16.4% against 16.8% on
 /// the whole episode. 120-s chunks: as fast, WER 15.7%.
 pub const DEFAULT_TARGET_S: f64 = 40.0;
-/// With the transcript as the draft, podcap's own loop decodes: chunks of
-/// 25 s that, with the lead and trail, fit one 30-s window, so one encoder
-/// pass each where a 40-s chunk costs two. (Without timestamps the loop
-/// stopped early and skipped speech; with them, and with the draft showing
-/// that text is left, a window stops short only where the speech does, and
-/// the window gate opens a second window then.)
-pub const GUIDED_TARGET_S: f64 = 25.0;
 pub const DEFAULT_SEARCH_S: f64 = 3.0;
 /// Audio a chunk hears before its first cut: the next chunk's share of a
 /// sentence the chunk before left undecoded.

@@ -70,7 +70,15 @@ impl Vocab {
     }
 
     fn has_alphanumeric(&self, t: Token) -> bool {
-        self.text(t).iter().any(|b| b.is_ascii_alphanumeric() || *b >= 0x80)
+        self.text(t)
+            .iter()
+            .any(|b| b.is_ascii_alphanumeric() || *b >= 0x80)
+    }
+
+    /// The same text, but for case: Whisper and the transcript may write a
+    /// word in other case ("the Black Book", "the black book").
+    fn same_text(&self, a: Token, b: Token) -> bool {
+        a == b || self.text(a).eq_ignore_ascii_case(self.text(b))
     }
 
     /// A text token that starts a word: a space, then a letter or digit.
@@ -83,10 +91,60 @@ impl Vocab {
     /// (`suppress_nst` in whisper.cpp, OpenAI Whisper's `suppress_tokens="-1"`).
     fn suppressed(&self) -> Vec<Token> {
         const NON_SPEECH: &[&str] = &[
-            "\"", "#", "(", ")", "*", "+", "/", ":", ";", "<", "=", ">", "@", "[", "\\", "]", "^",
-            "_", "`", "{", "|", "}", "~", "「", "」", "『", "』", "<<", ">>", "<<<", ">>>", "--",
-            "---", "-(", "-[", "('", "(\"", "((", "))", "(((", ")))", "[[", "]]", "{{", "}}",
-            "♪♪", "♪♪♪", "♩", "♪", "♫", "♬", "♭", "♮", "♯",
+            "\"",
+            "#",
+            "(",
+            ")",
+            "*",
+            "+",
+            "/",
+            ":",
+            ";",
+            "<",
+            "=",
+            ">",
+            "@",
+            "[",
+            "\\",
+            "]",
+            "^",
+            "_",
+            "`",
+            "{",
+            "|",
+            "}",
+            "~",
+            "「",
+            "」",
+            "『",
+            "』",
+            "<<",
+            ">>",
+            "<<<",
+            ">>>",
+            "--",
+            "---",
+            "-(",
+            "-[",
+            "('",
+            "(\"",
+            "((",
+            "))",
+            "(((",
+            ")))",
+            "[[",
+            "]]",
+            "{{",
+            "}}",
+            "♪♪",
+            "♪♪♪",
+            "♩",
+            "♪",
+            "♫",
+            "♬",
+            "♭",
+            "♮",
+            "♯",
         ];
         let mut wanted: std::collections::HashSet<Vec<u8>> = NON_SPEECH
             .iter()
@@ -180,14 +238,20 @@ impl Draft {
     /// draft then stands (a token and the bytes of it written), or `None`
     /// if the token says something else. Whisper does not always split a
     /// word as the tokenizer does (" Gor" "b" "achev" for " Gor" "bachev").
-    fn advance(&self, vocab: &Vocab, k: usize, offset: usize, token: Token) -> Option<(usize, usize)> {
+    fn advance(
+        &self,
+        vocab: &Vocab,
+        k: usize,
+        offset: usize,
+        token: Token,
+    ) -> Option<(usize, usize)> {
         let mut said = vocab.text(token);
         let (mut k, mut offset) = (k, offset);
         while !said.is_empty() {
             let text = vocab.text(*self.tokens.get(k)?);
             let rest = &text[offset.min(text.len())..];
             let n = rest.len().min(said.len());
-            if n == 0 || rest[..n] != said[..n] {
+            if n == 0 || !rest[..n].eq_ignore_ascii_case(&said[..n]) {
                 return None;
             }
             said = &said[n..];
@@ -207,9 +271,13 @@ impl Draft {
 
     /// Whether the text decoded so far ends with the draft's text before
     /// token `k` (its last [`AGREE_TOKENS`] tokens, or all of it).
-    fn agrees(&self, text: &[Token], k: usize) -> bool {
+    fn agrees(&self, vocab: &Vocab, text: &[Token], k: usize) -> bool {
         let n = AGREE_TOKENS.min(text.len()).min(k);
-        n > 0 && text[text.len() - n..] == self.tokens[k - n..k]
+        n > 0
+            && text[text.len() - n..]
+                .iter()
+                .zip(&self.tokens[k - n..k])
+                .all(|(&a, &b)| vocab.same_text(a, b))
     }
 
     /// The next draft tokens from `at`: up to `max` of them, to the end of
@@ -226,12 +294,18 @@ impl Draft {
     }
 
     /// Where the transcript goes on after `text` (the text tokens decoded
-    /// so far), looked up near `cursor` (where the last accepted draft
-    /// ended), or anywhere for a longer match.
-    fn next_after(&self, text: &[Token], cursor: Option<usize>) -> Option<usize> {
+    /// so far, compared but for case), looked up near `cursor` (where the
+    /// last accepted draft ended), or anywhere for a longer match.
+    fn next_after(&self, vocab: &Vocab, text: &[Token], cursor: Option<usize>) -> Option<usize> {
         let t = &self.tokens;
         let matches_at = |end: usize, n: usize| {
-            end >= n && end <= t.len() && text.len() >= n && t[end - n..end] == text[text.len() - n..]
+            end >= n
+                && end <= t.len()
+                && text.len() >= n
+                && t[end - n..end]
+                    .iter()
+                    .zip(&text[text.len() - n..])
+                    .all(|(&a, &b)| vocab.same_text(a, b))
         };
         if let Some(c) = cursor {
             // A short suffix needs to be close to where the draft was.
@@ -258,7 +332,7 @@ impl Draft {
             .filter(|&e| matches_at(e, n))
             .max_by_key(|&e| {
                 let agree = (n..text.len().min(e).min(MAX_AGREE))
-                    .take_while(|&k| t[e - 1 - k] == text[text.len() - 1 - k])
+                    .take_while(|&k| vocab.same_text(t[e - 1 - k], text[text.len() - 1 - k]))
                     .count();
                 (agree, std::cmp::Reverse(e))
             })
@@ -333,6 +407,11 @@ impl Default for DecodeOptions {
     }
 }
 
+/// A window shorter than this (10-ms units) that fails is kept as its last
+/// try decoded it: the few seconds at a chunk's end, often a word cut off,
+/// that the next chunk hears whole.
+const MIN_FAILING_WINDOW_CS: usize = 500;
+
 /// One decoded text token.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecodedToken {
@@ -365,7 +444,7 @@ pub struct Stats {
     pub drafted: usize,
     pub accepted: usize,
     pub fallbacks: usize,
-    /// Windows whose every try failed (their last try is kept).
+    /// Windows of at least 5 s whose every try failed (their last try is kept).
     pub failed_windows: usize,
 }
 
@@ -431,8 +510,7 @@ impl Rules {
             logits[t as usize] = ninf;
         }
         let last_was_ts = tokens.last().is_some_and(|&t| vocab.is_timestamp(t));
-        let penultimate_was_ts =
-            tokens.len() < 2 || vocab.is_timestamp(tokens[tokens.len() - 2]);
+        let penultimate_was_ts = tokens.len() < 2 || vocab.is_timestamp(tokens[tokens.len() - 2]);
         if last_was_ts {
             if penultimate_was_ts {
                 logits[beg..].fill(ninf);
@@ -532,7 +610,10 @@ struct WindowText {
 
 impl WindowText {
     fn avg_logprob(&self) -> f32 {
-        let sum: f64 = self.judged[..self.result_len].iter().map(|&lp| lp as f64).sum();
+        let sum: f64 = self.judged[..self.result_len]
+            .iter()
+            .map(|&lp| lp as f64)
+            .sum();
         (sum / self.result_len.max(1) as f64) as f32
     }
 
@@ -631,7 +712,7 @@ pub fn decode_chunk(
             }
             if n + 1 < tries.len() {
                 stats.fallbacks += 1;
-            } else {
+            } else if (seek_end - seek).min(3000) >= MIN_FAILING_WINDOW_CS {
                 stats.failed_windows += 1;
             }
         }
@@ -827,11 +908,18 @@ fn decode_window(
         let mut rejected_k = rejected.take();
         // The model writing the draft's text in other pieces: no refusal.
         let mut resume = None;
-        if let (Some(d), Some((k, offset))) = (
-            draft,
-            rejected_k.map(|(k, _, _)| (k, 0)).or(inside.take()),
-        ) {
-            match d.advance(vocab, k, offset, token) {
+        if let (Some(d), Some((k, offset))) =
+            (draft, rejected_k.map(|(k, _, _)| (k, 0)).or(inside.take()))
+        {
+            // (Or the draft token before it, not yet written: after a word
+            // the model added, it goes on with the transcript's.)
+            let before = k
+                .checked_sub(1)
+                .filter(|&b| offset == 0 && cursor.is_none_or(|c| b >= c));
+            let advanced = d
+                .advance(vocab, k, offset, token)
+                .or_else(|| before.and_then(|b| d.advance(vocab, b, 0, token)));
+            match advanced {
                 Some((k, 0)) => {
                     resume = Some(k);
                     rejected_k = None;
@@ -848,9 +936,7 @@ fn decode_window(
         // transcript's text before it. Punctuation the model adds, or a
         // word after text of its own, says nothing about the word.
         let refused = match (draft, rejected_k) {
-            (Some(d), Some((k, margin, true)))
-                if d.starts_word(k) && vocab.starts_word(token) =>
-            {
+            (Some(d), Some((k, margin, true))) if d.starts_word(k) && vocab.starts_word(token) => {
                 Some((k, margin))
             }
             _ => None,
@@ -891,11 +977,11 @@ fn decode_window(
                 } else if agreed {
                     Some(k + 1)
                 } else {
-                    d.next_after(&text_tokens, *cursor)
+                    d.next_after(vocab, &text_tokens, *cursor)
                 }
             }
             (Some(d), None) if token < vocab.eot => d
-                .next_after(&text_tokens, *cursor)
+                .next_after(vocab, &text_tokens, *cursor)
                 .filter(|&at| at == 0 || !d.ends_sentence[at - 1]),
             (Some(_), _) if opens_segment => *cursor,
             _ => None,
@@ -921,7 +1007,7 @@ fn decode_window(
             if !accept || i >= n_max {
                 next_row = j;
                 if best_is_text {
-                    let agreed = draft.is_some_and(|d| d.agrees(&text_tokens, k));
+                    let agreed = draft.is_some_and(|d| d.agrees(vocab, &text_tokens, k));
                     rejected = Some((k, lp - best_lp, agreed));
                 }
                 break;
@@ -1035,11 +1121,10 @@ mod tests {
             let script = &self.windows[self.window.min(self.windows.len() - 1)];
             let pos = said.len();
             // A close second taken counts as the script's token.
-            let on_script = said
-                .iter()
-                .zip(script)
-                .enumerate()
-                .all(|(p, (a, b))| a == b || self.seconds.iter().any(|s| (s.0, s.1) == (p, *a)));
+            let on_script =
+                said.iter().zip(script).enumerate().all(|(p, (a, b))| {
+                    a == b || self.seconds.iter().any(|s| (s.0, s.1) == (p, *a))
+                });
             let next = if on_script {
                 script.get(pos).copied().unwrap_or(v.eot)
             } else {
@@ -1066,7 +1151,12 @@ mod tests {
             self.window = self.window.wrapping_add(1);
             Ok(())
         }
-        fn decode(&mut self, tokens: &[Token], n_past: usize, first: usize) -> Result<&[f32], String> {
+        fn decode(
+            &mut self,
+            tokens: &[Token],
+            n_past: usize,
+            first: usize,
+        ) -> Result<&[f32], String> {
             self.calls += 1;
             self.text.truncate(n_past);
             self.text.extend_from_slice(tokens);
@@ -1088,7 +1178,10 @@ mod tests {
     }
 
     fn ids(segments: &[Segment]) -> Vec<Token> {
-        segments.iter().flat_map(|s| s.tokens.iter().map(|t| t.id)).collect()
+        segments
+            .iter()
+            .flat_map(|s| s.tokens.iter().map(|t| t.id))
+            .collect()
     }
 
     #[test]
@@ -1097,7 +1190,17 @@ mod tests {
         // Each window (the script is the same for all) ends on a timestamp
         // pair, so the next starts at its last timestamp, 4 s in.
         let w = vec![
-            ts(&v, 0), 1, 2, 3, ts(&v, 200), ts(&v, 200), 4, 5, ts(&v, 400), ts(&v, 400), v.eot,
+            ts(&v, 0),
+            1,
+            2,
+            3,
+            ts(&v, 200),
+            ts(&v, 200),
+            4,
+            5,
+            ts(&v, 400),
+            ts(&v, 400),
+            v.eot,
         ];
         let mut m = Scripted::new(vec![w.clone()], 1000);
         let mut stats = Stats::default();
@@ -1155,7 +1258,10 @@ mod tests {
         let mut row = vec![0.0; v.n_vocab];
         row[1] = 5.0;
         let s = rules.filter(&v, &row, &[ts(&v, 0), 2], None, 0.0);
-        assert!(!allowed(&s, 1), "1501 timestamps at 0 outweigh one token at 5");
+        assert!(
+            !allowed(&s, 1),
+            "1501 timestamps at 0 outweigh one token at 5"
+        );
         row[1] = 9.0;
         let s = rules.filter(&v, &row, &[ts(&v, 0), 2], None, 0.0);
         assert!(allowed(&s, 1));
@@ -1177,19 +1283,26 @@ mod tests {
         let run = |draft: Option<&Draft>| {
             let mut m = Scripted::new(vec![w.clone()], 600);
             let mut stats = Stats::default();
-            let segs = decode_chunk(&mut m, draft, &DecodeOptions::default(), 0.0, &mut stats).unwrap();
+            let segs =
+                decode_chunk(&mut m, draft, &DecodeOptions::default(), 0.0, &mut stats).unwrap();
             (ids(&segs), segs, m.calls, stats)
         };
         let (plain, _, plain_calls, _) = run(None);
         let (guided, segs, guided_calls, stats) = run(Some(&draft));
         assert_eq!(plain, said);
         assert_eq!(guided, plain, "exact acceptance gives greedy's tokens");
-        assert!(guided_calls * 2 < plain_calls, "{guided_calls} against {plain_calls}");
+        assert!(
+            guided_calls * 2 < plain_calls,
+            "{guided_calls} against {plain_calls}"
+        );
         assert!(stats.accepted >= 10, "{stats:?}");
         // Accepted tokens know their transcript place.
         let t = &segs[0].tokens;
         assert_eq!(t.last().unwrap().draft, Some(3 + 14));
-        assert!(t[..4].iter().all(|t| t.draft.is_none()), "found from 4 tokens");
+        assert!(
+            t[..4].iter().all(|t| t.draft.is_none()),
+            "found from 4 tokens"
+        );
     }
 
     #[test]
@@ -1210,7 +1323,14 @@ mod tests {
         // The transcript's 8 is 3 nats below the audio's 18 there.
         m.seconds.push((8, 8, 3.0));
         let mut stats = Stats::default();
-        let segs = decode_chunk(&mut m, Some(&draft), &DecodeOptions::default(), 0.0, &mut stats).unwrap();
+        let segs = decode_chunk(
+            &mut m,
+            Some(&draft),
+            &DecodeOptions::default(),
+            0.0,
+            &mut stats,
+        )
+        .unwrap();
         assert_eq!(ids(&segs), said);
         let t = &segs[0].tokens;
         assert_eq!(t[7].id, 18);
@@ -1229,11 +1349,13 @@ mod tests {
             tolerance_nats: 4.0,
             ..Default::default()
         };
-        let segs = decode_chunk(&mut m, Some(&draft), &options, 0.0, &mut Stats::default()).unwrap();
+        let segs =
+            decode_chunk(&mut m, Some(&draft), &options, 0.0, &mut Stats::default()).unwrap();
         assert_eq!(ids(&segs), (1..=12).collect::<Vec<_>>());
         let mut m = Scripted::new(vec![w], 600);
         m.seconds.push((8, 8, 6.0));
-        let segs = decode_chunk(&mut m, Some(&draft), &options, 0.0, &mut Stats::default()).unwrap();
+        let segs =
+            decode_chunk(&mut m, Some(&draft), &options, 0.0, &mut Stats::default()).unwrap();
         assert_eq!(ids(&segs), said);
     }
 
@@ -1241,7 +1363,12 @@ mod tests {
     fn speech_the_transcript_lacks_decodes_freely() {
         let v = vocab();
         // An ad-lib (tokens 10-14, twice) the transcript does not have, then its text.
-        let said: Vec<Token> = [vec![1, 2, 3, 4, 5], vec![10, 11, 12, 13, 14, 10, 11, 12], vec![6, 7, 8, 9]].concat();
+        let said: Vec<Token> = [
+            vec![1, 2, 3, 4, 5],
+            vec![10, 11, 12, 13, 14, 10, 11, 12],
+            vec![6, 7, 8, 9],
+        ]
+        .concat();
         let mut w = vec![ts(&v, 0)];
         w.extend(&said);
         w.extend([ts(&v, 900), v.eot]);
@@ -1252,7 +1379,14 @@ mod tests {
         };
         let mut m = Scripted::new(vec![w], 900);
         let mut stats = Stats::default();
-        let segs = decode_chunk(&mut m, Some(&draft), &DecodeOptions::default(), 0.0, &mut stats).unwrap();
+        let segs = decode_chunk(
+            &mut m,
+            Some(&draft),
+            &DecodeOptions::default(),
+            0.0,
+            &mut stats,
+        )
+        .unwrap();
         assert_eq!(ids(&segs), said);
         let t = &segs[0].tokens;
         assert!(t[5..13].iter().all(|t| t.draft.is_none()));
@@ -1271,16 +1405,22 @@ mod tests {
                 m.seconds.extend((3..=12).map(|t| (pos, t, 0.0)));
             }
             let mut stats = Stats::default();
-            let segs = decode_chunk(&mut m, None, &DecodeOptions::default(), 0.0, &mut stats).unwrap();
+            let segs =
+                decode_chunk(&mut m, None, &DecodeOptions::default(), 0.0, &mut stats).unwrap();
             (segs, stats)
         };
         let (segs, stats) = unsure(30.0);
         assert!(segs.is_empty(), "{segs:?}");
         assert_eq!(stats.fallbacks, 0, "silence is not decoded again");
         let (_, stats) = unsure(-10.0);
-        assert!(stats.fallbacks > 0, "speech the model is unsure of is decoded again");
+        assert!(
+            stats.fallbacks > 0,
+            "speech the model is unsure of is decoded again"
+        );
         // A loop that fills the context: fallback to higher temperatures.
-        let looping: Vec<Token> = std::iter::once(ts(&v, 0)).chain((0..300).map(|i| 1 + (i % 2))).collect();
+        let looping: Vec<Token> = std::iter::once(ts(&v, 0))
+            .chain((0..300).map(|i| 1 + (i % 2)))
+            .collect();
         let mut m = Scripted::new(vec![looping], 3000);
         let mut stats = Stats::default();
         decode_chunk(&mut m, None, &DecodeOptions::default(), 0.0, &mut stats).unwrap();
@@ -1292,7 +1432,14 @@ mod tests {
         let mut v = vocab();
         // The draft splits " gorbachev" as " gor" "bachev"; the model may
         // write " gor" "b" "achev", or " gorb" "achev".
-        for (t, text) in [(1, " gor"), (2, "bachev"), (3, "b"), (4, "achev"), (5, " gorb"), (6, " he")] {
+        for (t, text) in [
+            (1, " gor"),
+            (2, "bachev"),
+            (3, "b"),
+            (4, "achev"),
+            (5, " gorb"),
+            (6, " he"),
+        ] {
             v.bytes[t] = text.as_bytes().to_vec();
         }
         let d = Draft {
@@ -1306,22 +1453,27 @@ mod tests {
         assert_eq!(d.advance(&v, 1, 0, 4), None);
         assert_eq!(d.advance(&v, 2, 0, 6), Some((3, 0)));
         assert_eq!(d.advance(&v, 3, 0, 6), None, "past the draft's end");
+        // Case aside.
+        v.bytes[7] = b" He".to_vec();
+        assert_eq!(d.advance(&v, 2, 0, 7), Some((3, 0)));
+        assert!(v.same_text(6, 7) && !v.same_text(5, 7));
     }
 
     #[test]
     fn the_place_is_found_from_the_chunks_own_words() {
+        let v = vocab();
         let d = Draft {
             tokens: vec![1, 2, 3, 4, 9, 9, 1, 2, 3, 4, 5, 6, 7, 8],
             word: (0..14).collect(),
             ends_sentence: vec![false; 14],
         };
         // Anywhere: the occurrence the earlier text agrees with.
-        assert_eq!(d.next_after(&[9, 9, 1, 2, 3, 4], None), Some(10));
-        assert_eq!(d.next_after(&[1, 2, 3, 4], None), Some(4));
-        assert_eq!(d.next_after(&[2, 3], None), None, "too short to place");
+        assert_eq!(d.next_after(&v, &[9, 9, 1, 2, 3, 4], None), Some(10));
+        assert_eq!(d.next_after(&v, &[1, 2, 3, 4], None), Some(4));
+        assert_eq!(d.next_after(&v, &[2, 3], None), None, "too short to place");
         // Near the cursor, a short match will do.
-        assert_eq!(d.next_after(&[8, 7, 5], Some(10)), Some(11));
-        assert_eq!(d.next_after(&[8, 7, 6], Some(10)), Some(12));
-        assert_eq!(d.next_after(&[3, 3, 3, 13], Some(10)), None);
+        assert_eq!(d.next_after(&v, &[8, 7, 5], Some(10)), Some(11));
+        assert_eq!(d.next_after(&v, &[8, 7, 6], Some(10)), Some(12));
+        assert_eq!(d.next_after(&v, &[3, 3, 3, 13], Some(10)), None);
     }
 }

@@ -82,10 +82,8 @@ pub trait Transcriber: Sync {
 pub struct RunOptions {
     /// Chunks processed at once. Default: one per core.
     pub jobs: usize,
-    /// Target chunk length; cuts move to the quietest point within
-    /// `cut_search_s` of it. `None`: [`chunk::GUIDED_TARGET_S`] when
-    /// decoding with a draft, else [`chunk::DEFAULT_TARGET_S`].
-    pub chunk_target_s: Option<f64>,
+    /// Target chunk length; cuts move to the quietest point within `cut_search_s` of it.
+    pub chunk_target_s: f64,
     pub cut_search_s: f64,
 }
 
@@ -93,7 +91,7 @@ impl Default for RunOptions {
     fn default() -> Self {
         Self {
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            chunk_target_s: None,
+            chunk_target_s: chunk::DEFAULT_TARGET_S,
             cut_search_s: chunk::DEFAULT_SEARCH_S,
         }
     }
@@ -119,12 +117,7 @@ pub fn transcribe_stream<T: Send>(
     let failure: Mutex<Option<TranscribeError>> = Mutex::new(None);
     let fed = std::thread::scope(|scope| {
         let producer = scope.spawn(|| {
-            let target_s = options.chunk_target_s.unwrap_or(if draft.is_some() {
-                chunk::GUIDED_TARGET_S
-            } else {
-                chunk::DEFAULT_TARGET_S
-            });
-            let mut chunker = chunk::Chunker::new(target_s, options.cut_search_s);
+            let mut chunker = chunk::Chunker::new(options.chunk_target_s, options.cut_search_s);
             let mut index = 0usize;
             let mut emit = |c: chunk::Chunk, samples: Vec<f32>| {
                 // A send fails only when every worker has stopped on an error.
@@ -240,7 +233,7 @@ mod tests {
         for jobs in [1, 2, 4] {
             let options = RunOptions {
                 jobs,
-                chunk_target_s: Some(60.0),
+                chunk_target_s: 60.0,
                 ..Default::default()
             };
             let words = transcribe_samples(&Onsets, options, &samples).unwrap();

@@ -164,7 +164,8 @@ fn vocab(ctx: &Context, multilingual: bool, language: &CStr) -> decode::Vocab {
             let lang = sys::whisper_lang_id(language.as_ptr()).max(0);
             sot_sequence.push(sys::whisper_token_lang(c, lang));
             sot_sequence.push(sys::whisper_token_transcribe(c));
-            sys::whisper_token_lang(c, 0)..sys::whisper_token_lang(c, sys::whisper_lang_max_id()) + 1
+            sys::whisper_token_lang(c, 0)
+                ..sys::whisper_token_lang(c, sys::whisper_lang_max_id()) + 1
         } else {
             0..0
         };
@@ -182,7 +183,11 @@ fn vocab(ctx: &Context, multilingual: bool, language: &CStr) -> decode::Vocab {
             langs,
             sot_sequence,
             bytes: (0..eot)
-                .map(|t| CStr::from_ptr(sys::whisper_token_to_str(c, t)).to_bytes().to_vec())
+                .map(|t| {
+                    CStr::from_ptr(sys::whisper_token_to_str(c, t))
+                        .to_bytes()
+                        .to_vec()
+                })
                 .collect(),
         }
     }
@@ -235,7 +240,12 @@ impl decode::Decoder for ChunkDecoder<'_> {
     fn encode(&mut self, offset_cs: usize) -> Result<(), String> {
         // SAFETY: our context and state, with the spectrogram computed.
         let rc = unsafe {
-            sys::whisper_encode_with_state(self.engine.ctx.0, self.state.0, offset_cs as i32, self.threads)
+            sys::whisper_encode_with_state(
+                self.engine.ctx.0,
+                self.state.0,
+                offset_cs as i32,
+                self.threads,
+            )
         };
         if rc != 0 {
             return Err("whisper.cpp could not encode the audio".into());
@@ -531,16 +541,25 @@ impl Transcriber for WhisperEngine {
             return None;
         }
         let mut buf = vec![0 as Token; 256];
-        Some(Draft::new(words, |text| {
-            let Ok(text) = CString::new(text) else {
-                return Vec::new();
-            };
-            // SAFETY: a loaded context, a NUL-terminated string and a buffer of the length passed.
-            let n = unsafe {
-                sys::whisper_tokenize(self.ctx.0, text.as_ptr(), buf.as_mut_ptr(), buf.len() as i32)
-            };
-            buf[..n.max(0) as usize].to_vec()
-        }, &self.vocab))
+        Some(Draft::new(
+            words,
+            |text| {
+                let Ok(text) = CString::new(text) else {
+                    return Vec::new();
+                };
+                // SAFETY: a loaded context, a NUL-terminated string and a buffer of the length passed.
+                let n = unsafe {
+                    sys::whisper_tokenize(
+                        self.ctx.0,
+                        text.as_ptr(),
+                        buf.as_mut_ptr(),
+                        buf.len() as i32,
+                    )
+                };
+                buf[..n.max(0) as usize].to_vec()
+            },
+            &self.vocab,
+        ))
     }
 }
 
