@@ -522,7 +522,7 @@ impl Transcriber for Gated<'_> {
             .transcribe(samples_16k, shared_from_sample, draft)
     }
 
-    fn draft<'a>(&self, words: &mut dyn Iterator<Item = (usize, &'a str)>) -> Option<Draft> {
+    fn draft(&self, words: &mut dyn Iterator<Item = (usize, &str)>) -> Option<Draft> {
         self.engine.draft(words)
     }
 

@@ -412,6 +412,10 @@ impl Default for DecodeOptions {
 /// that the next chunk hears whole.
 const MIN_FAILING_WINDOW_CS: usize = 500;
 
+/// Text tokens a window decodes with a draft but none from it before it
+/// counts as failed.
+const UNGUIDED_WINDOW_TOKENS: usize = 20;
+
 /// One decoded text token.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecodedToken {
@@ -444,7 +448,8 @@ pub struct Stats {
     pub drafted: usize,
     pub accepted: usize,
     pub fallbacks: usize,
-    /// Windows of at least 5 s whose every try failed (their last try is kept).
+    /// Windows of at least 5 s whose every try failed (their last try is
+    /// kept), or that decoded speech with a draft but took none of it.
     pub failed_windows: usize,
 }
 
@@ -591,11 +596,14 @@ impl Rng {
     }
 }
 
+/// Of a decoded token: its probability, the draft token it is (if
+/// accepted from the draft) and the draft token refused in its place.
+type TokenInfo = (f32, Option<usize>, Option<(usize, f32)>);
+
 /// One window's decoding at one temperature.
 struct WindowText {
     tokens: Vec<Token>,
-    /// Per token: probability, accepted draft index, refused draft.
-    info: Vec<(f32, Option<usize>, Option<(usize, f32)>)>,
+    info: Vec<TokenInfo>,
     /// Per token: the log-probability the window is judged by: the token's,
     /// or for a draft token accepted within the tolerance, the model's best
     /// there (the transcript's choice is no sign of a failing decoder).
@@ -717,6 +725,23 @@ pub fn decode_chunk(
             }
         }
         let text = text.expect("at least one try");
+        // A window of speech that took not one token from the transcript
+        // has most likely lost its way (tiny.en said "In the United States,
+        // the United States was a very important part of the United States."
+        // three times over 17 s of other speech); speech that really is not
+        // in the transcript decodes as well without the loop.
+        let n_text = text.tokens[..text.result_len]
+            .iter()
+            .filter(|&&t| t < vocab.eot)
+            .count();
+        let none_taken = text.info.iter().all(|i| i.1.is_none());
+        if draft.is_some()
+            && n_text >= UNGUIDED_WINDOW_TOKENS
+            && none_taken
+            && (seek_end - seek).min(3000) >= MIN_FAILING_WINDOW_CS
+        {
+            stats.failed_windows += 1;
+        }
         let no_speech = text.no_speech_prob > options.no_speech_threshold
             && text.avg_logprob() < options.logprob_threshold;
         let mut seek_delta = text.seek_delta;
@@ -731,11 +756,13 @@ pub fn decode_chunk(
             if !ids.is_empty() {
                 let n_frames = seek_delta.min(3000).min(seek_end - seek);
                 let times = decoder.token_times(&ids, n_frames)?;
-                let mut k = 0;
-                for token in window.iter_mut().flat_map(|s| s.tokens.iter_mut()) {
+                for (k, token) in window
+                    .iter_mut()
+                    .flat_map(|s| s.tokens.iter_mut())
+                    .enumerate()
+                {
                     let t = times.get(k).copied().unwrap_or(-1);
                     token.end_cs = if t >= 0 { t + seek as i64 } else { -1 };
-                    k += 1;
                 }
             }
             segments.append(&mut window);
@@ -755,7 +782,7 @@ pub fn decode_chunk(
 fn split_segments(
     vocab: &Vocab,
     tokens: &[Token],
-    info: &[(f32, Option<usize>, Option<(usize, f32)>)],
+    info: &[TokenInfo],
     seek: i64,
     seek_delta: usize,
 ) -> Vec<Segment> {

@@ -56,10 +56,7 @@ pub trait Transcriber: Sync {
 
     /// The transcript's words (index, text) as this engine's draft for
     /// [`Self::transcribe`]; `None`: this engine decodes without one.
-    fn draft<'a>(
-        &self,
-        _words: &mut dyn Iterator<Item = (usize, &'a str)>,
-    ) -> Option<decode::Draft> {
+    fn draft(&self, _words: &mut dyn Iterator<Item = (usize, &str)>) -> Option<decode::Draft> {
         None
     }
 

@@ -536,7 +536,7 @@ impl Transcriber for WhisperEngine {
         WhisperEngine::score_words(self, samples_16k, words, ask).map(Some)
     }
 
-    fn draft<'a>(&self, words: &mut dyn Iterator<Item = (usize, &'a str)>) -> Option<Draft> {
+    fn draft(&self, words: &mut dyn Iterator<Item = (usize, &str)>) -> Option<Draft> {
         if !self.guided() {
             return None;
         }
