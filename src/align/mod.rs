@@ -457,6 +457,7 @@ pub fn align(
         }
     }
 
+    verify::take_decoding_verdicts(&mut words, recognized);
     let unspoken = unspoken_spans(transcript, &words, &unspoken_reason);
     let unscripted = unscripted_regions(recognized, &rec_used);
     let substitutions = substitutions(&words);

@@ -265,8 +265,15 @@ impl Draft {
     }
 
     /// Whether draft token `k` is its word's first.
-    fn starts_word(&self, k: usize) -> bool {
+    pub fn starts_word(&self, k: usize) -> bool {
         k == 0 || self.word.get(k) != self.word.get(k - 1)
+    }
+
+    /// The first token of the word after token `k`'s.
+    fn next_word(&self, k: usize) -> usize {
+        (k + 1..self.tokens.len())
+            .find(|&j| self.starts_word(j))
+            .unwrap_or(self.tokens.len())
     }
 
     /// Whether the text decoded so far ends with the draft's text before
@@ -424,9 +431,12 @@ pub struct DecodedToken {
     pub p: f32,
     /// The draft token it is (accepted from the transcript).
     pub draft: Option<usize>,
-    /// The draft token the model refused here, and that token's margin
-    /// (its log-probability less the best token's, nats).
-    pub refused: Option<(usize, f32)>,
+    /// The draft token the model was asked about here, and that token's
+    /// margin (its log-probability less the best token's, nats): the token
+    /// accepted from the draft (0 where it is the model's best, down to
+    /// minus the tolerance), or the one refused in its place (recorded
+    /// where it starts a word and the text before it was the transcript's).
+    pub asked: Option<(usize, f32)>,
     /// Where it ends (DTW), 10-ms units from the chunk's start; -1: not placed.
     pub end_cs: i64,
 }
@@ -597,7 +607,8 @@ impl Rng {
 }
 
 /// Of a decoded token: its probability, the draft token it is (if
-/// accepted from the draft) and the draft token refused in its place.
+/// accepted from the draft) and the draft token asked about (see
+/// [`DecodedToken::asked`]).
 type TokenInfo = (f32, Option<usize>, Option<(usize, f32)>);
 
 /// One window's decoding at one temperature.
@@ -810,12 +821,12 @@ fn split_segments(
                 current.start_cs = ts_cs(t);
             }
         } else if t < vocab.eot {
-            let (p, draft, refused) = info[i];
+            let (p, draft, asked) = info[i];
             current.tokens.push(DecodedToken {
                 id: t,
                 p,
                 draft,
-                refused,
+                asked,
                 end_cs: -1,
             });
         }
@@ -888,13 +899,13 @@ fn decode_window(
                 token: Token,
                 (logprob, judged): (f32, f32),
                 draft_index: Option<usize>,
-                refused: Option<(usize, f32)>,
+                asked: Option<(usize, f32)>,
                 last_ts: &mut Option<Token>,
                 has_ts: &mut bool|
      -> bool {
         let i = text.tokens.len();
         text.tokens.push(token);
-        text.info.push((logprob.exp(), draft_index, refused));
+        text.info.push((logprob.exp(), draft_index, asked));
         text.judged.push(judged);
         if token < vocab.eot {
             text_tokens.push(token);
@@ -933,8 +944,10 @@ fn decode_window(
         } as Token;
         let lp = scored.logprobs[token as usize];
         let mut rejected_k = rejected.take();
-        // The model writing the draft's text in other pieces: no refusal.
+        // The model writing the draft's text in other pieces: no refusal,
+        // and where it starts a transcript word, the word is taken.
         let mut resume = None;
+        let mut taken = None;
         if let (Some(d), Some((k, offset))) =
             (draft, rejected_k.map(|(k, _, _)| (k, 0)).or(inside.take()))
         {
@@ -945,8 +958,16 @@ fn decode_window(
                 .filter(|&b| offset == 0 && cursor.is_none_or(|c| b >= c));
             let advanced = d
                 .advance(vocab, k, offset, token)
-                .or_else(|| before.and_then(|b| d.advance(vocab, b, 0, token)));
-            match advanced {
+                .map(|to| (k, to))
+                .or_else(|| before.and_then(|b| d.advance(vocab, b, 0, token).map(|to| (b, to))));
+            // Taken: the model's token holds the word's whole first token
+            // (" gangster" for " gang" "sters"; not " the" for " them").
+            if let Some((from, (to, _))) = advanced {
+                if offset == 0 && to > from && d.starts_word(from) && vocab.starts_word(token) {
+                    taken = Some((from, lp - scored.best(0..n).1));
+                }
+            }
+            match advanced.map(|(_, to)| to) {
                 Some((k, 0)) => {
                     resume = Some(k);
                     rejected_k = None;
@@ -962,11 +983,11 @@ fn decode_window(
         // the word starts (where verification judges a word too), with the
         // transcript's text before it. Punctuation the model adds, or a
         // word after text of its own, says nothing about the word.
-        let refused = match (draft, rejected_k) {
+        let asked = match (draft, rejected_k) {
             (Some(d), Some((k, margin, true))) if d.starts_word(k) && vocab.starts_word(token) => {
                 Some((k, margin))
             }
-            _ => None,
+            _ => taken,
         };
         i += 1;
         stats.tokens += 1;
@@ -976,7 +997,7 @@ fn decode_window(
             token,
             (lp, lp),
             None,
-            refused,
+            asked,
             &mut last_ts,
             &mut has_ts,
         ) {
@@ -985,8 +1006,9 @@ fn decode_window(
         // The draft after it, if the transcript has one here. After a
         // refusal: past the draft token the model wrote instead (the
         // transcript had one token more), at the refused token again (the
-        // model added punctuation), or past the refused one (a word heard
-        // otherwise). After a timestamp that opens a segment: where the
+        // model added punctuation, or is writing a word of its own in a
+        // transcript word's place), or past the refused token, or word (a
+        // word heard otherwise). After a timestamp that opens a segment: where the
         // draft was. Else: where the text so far is found in the transcript,
         // unless that is right after a sentence's end (where the model is
         // likely to write a timestamp first).
@@ -997,10 +1019,20 @@ fn decode_window(
             _ if resume.is_some() => resume,
             _ if inside.is_some() => None,
             (Some(d), Some((k, _, agreed))) if token < vocab.eot => {
+                let word_refused = d.starts_word(k);
                 if d.tokens.get(k + 1) == Some(&token) {
                     Some(k + 2)
-                } else if !vocab.has_alphanumeric(token) && !vocab.starts_word(token) {
+                } else if !vocab.starts_word(token)
+                    && (word_refused || !vocab.has_alphanumeric(token))
+                {
+                    // Punctuation the model added, or the rest of a word
+                    // it writes in a transcript word's place: the word
+                    // refused may come after it.
                     Some(k)
+                } else if agreed && word_refused && vocab.starts_word(token) {
+                    // A word heard otherwise: the transcript's next word
+                    // may come after it (once the model's word is done).
+                    Some(d.next_word(k))
                 } else if agreed {
                     Some(k + 1)
                 } else {
@@ -1050,7 +1082,7 @@ fn decode_window(
                 t,
                 (lp, best_lp),
                 Some(k),
-                None,
+                Some((k, lp - best_lp)),
                 &mut last_ts,
                 &mut has_ts,
             ) {
@@ -1361,11 +1393,12 @@ mod tests {
         assert_eq!(ids(&segs), said);
         let t = &segs[0].tokens;
         assert_eq!(t[7].id, 18);
-        let (k, margin) = t[7].refused.expect("the refusal is recorded");
+        let (k, margin) = t[7].asked.expect("the refusal is recorded");
         assert_eq!(k, 7);
         assert!((margin + 3.0).abs() < 1e-3, "{margin}");
-        // After the substitution the draft resumes at once.
+        // After the substitution the draft resumes at once, as the model's best.
         assert_eq!(t[8].draft, Some(8));
+        assert_eq!(t[8].asked, Some((8, 0.0)));
         assert_eq!(t[11].draft, Some(11));
 
         // With a tolerance of 4 nats the transcript's word wins where the
@@ -1379,6 +1412,9 @@ mod tests {
         let segs =
             decode_chunk(&mut m, Some(&draft), &options, 0.0, &mut Stats::default()).unwrap();
         assert_eq!(ids(&segs), (1..=12).collect::<Vec<_>>());
+        let (k, margin) = segs[0].tokens[7].asked.expect("taken within the tolerance");
+        assert_eq!(k, 7);
+        assert!((margin + 3.0).abs() < 1e-3, "{margin}");
         let mut m = Scripted::new(vec![w], 600);
         m.seconds.push((8, 8, 6.0));
         let segs =

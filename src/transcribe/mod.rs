@@ -25,10 +25,13 @@ pub struct RecognizedWord {
     /// (index into its words) this word was accepted as, every token of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from_draft: Option<usize>,
-    /// The transcript word the model refused in this word's place, and the
-    /// margin of that word's token (its log-probability less the best's, nats).
+    /// The transcript word the model was asked about at this word's first
+    /// token (with the transcript's text before it), and the margin of that
+    /// word's first token (its log-probability less the best's, nats): 0
+    /// down to minus the draft tolerance where the model took it, lower
+    /// where it refused it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refused: Option<(usize, f32)>,
+    pub asked: Option<(usize, f32)>,
 }
 
 #[derive(Debug, thiserror::Error)]

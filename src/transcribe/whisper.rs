@@ -413,7 +413,7 @@ struct WordBuilder {
     tokens: u32,
     /// Every token so far came from the draft, from this transcript word.
     from_draft: Option<Option<usize>>,
-    refused: Option<(usize, f32)>,
+    asked: Option<(usize, f32)>,
 }
 
 impl WordBuilder {
@@ -424,8 +424,12 @@ impl WordBuilder {
             Some(w) if w == word => w,
             Some(_) => None,
         });
-        if self.refused.is_none() {
-            self.refused = token.refused.map(|(k, margin)| (draft.word[k], margin));
+        // Verification judges a word by its first token; so does this.
+        if self.tokens == 1 {
+            self.asked = token
+                .asked
+                .filter(|&(k, _)| draft.starts_word(k))
+                .map(|(k, margin)| (draft.word[k], margin));
         }
     }
 
@@ -441,7 +445,7 @@ impl WordBuilder {
             end_ms: (self.end_cs.max(self.start_cs).max(0) as u64) * 10,
             probability: self.prob_sum / self.tokens.max(1) as f32,
             from_draft: self.from_draft.flatten(),
-            refused: self.refused,
+            asked: self.asked,
         })
     }
 }
