@@ -106,6 +106,10 @@ pub struct Report {
     pub unspoken: Vec<align::UnspokenSpan>,
     pub substitutions: Vec<align::Substitution>,
     pub recognized: Vec<RecognizedWord>,
+    /// The stretches of audio loud enough to be speech ([`audio::speech`]):
+    /// they place the transcript words the recognizer left out.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sounding_ms: Vec<[u64; 2]>,
     pub stats: Stats,
     #[serde(skip)]
     pub timings: Timings,
@@ -321,15 +325,17 @@ pub fn analyze_on(
         options.run,
         move |push| {
             let mut samples = 0usize;
+            let mut meter = audio::speech::LevelMeter::default();
             let info = audio::stream_16k_mono(&episode, &mut |block| {
                 samples += block.len();
+                meter.push(block);
                 push(block)
             });
-            info.map(|i| (i, samples))
+            info.map(|i| (i, samples, meter.sounding_ms()))
         },
         &|s| progress.audio_done(s),
     )?;
-    let (audio_info, samples) = decoded?;
+    let (audio_info, samples, sounding_ms) = decoded?;
     let transcribe_ms = t.elapsed().as_millis() as u64;
     let duration_s = samples as f64 / audio::SAMPLE_RATE_HZ as f64;
     progress.stage("aligning");
@@ -349,6 +355,7 @@ pub fn analyze_on(
         },
         inputs.transcript.as_ref(),
         recognized,
+        sounding_ms,
         (duration_s * 1000.0) as u64,
         &options.cues,
     );
@@ -465,12 +472,13 @@ pub(crate) fn build_report(
     model: ModelReport,
     transcript: Option<&transcript::Transcript>,
     recognized: Vec<RecognizedWord>,
+    sounding_ms: Vec<[u64; 2]>,
     duration_ms: u64,
     cue_options: &CueOptions,
 ) -> Report {
     let t = Instant::now();
     let alignment: Alignment = match transcript {
-        Some(tr) => align::align(&tr.words, &recognized, duration_ms),
+        Some(tr) => align::align(&tr.words, &recognized, duration_ms, &sounding_ms),
         None => align::from_recognized(&recognized),
     };
     let align_ms = t.elapsed().as_millis() as u64;
@@ -506,6 +514,7 @@ pub(crate) fn build_report(
         unspoken: alignment.unspoken,
         substitutions: alignment.substitutions,
         recognized,
+        sounding_ms,
         stats,
         timings: Timings {
             align_ms,
@@ -520,6 +529,8 @@ struct SavedRecognition {
     episode: EpisodeInfo,
     model: ModelReport,
     recognized: Vec<RecognizedWord>,
+    #[serde(default)]
+    sounding_ms: Vec<[u64; 2]>,
     stats: SavedStats,
     /// The saved alignment: its verification margins are reused.
     #[serde(default)]
@@ -578,6 +589,7 @@ pub fn realign_report(
         saved.model,
         Some(transcript),
         saved.recognized,
+        saved.sounding_ms,
         saved.stats.audio_duration_ms,
         cue_options,
     );

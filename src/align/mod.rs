@@ -175,6 +175,7 @@ pub fn align(
     transcript: &[TranscriptWord],
     recognized: &[RecognizedWord],
     duration_ms: u64,
+    sounding_ms: &[[u64; 2]],
 ) -> Alignment {
     let eligible = |w: &TranscriptWord| matches!(w.hint, Hint::Text | Hint::TitleLine);
     let t = tokenize(
@@ -436,8 +437,19 @@ pub fn align(
             }
             continue;
         }
-        // Spoken but not recognized: spread over the free stretch at a plausible pace.
-        let (free_start, free_len) = free;
+        // Spoken but not recognized: spread over the free stretch at a
+        // plausible pace, on its sounding part where the audio's levels are
+        // known (a filler at a pause is said at its edge, not in its middle).
+        let need_ms = MIN_MS_PER_CHAR * chars;
+        let (free_start, free_len) = match crate::audio::speech::sounding_part(
+            sounding_ms,
+            free.0,
+            free.0 + free.1,
+            need_ms,
+        ) {
+            Some((a, b)) => (a, b - a),
+            None => free,
+        };
         let span_ms = free_len.min(MAX_MS_PER_CHAR * chars.max(1));
         let t0 = match (prev, next) {
             (None, _) => free_start + free_len - span_ms,
@@ -848,7 +860,7 @@ mod tests {
         let t = split_words("We talked about the economy.\nChapter 3: Markets\nThen prices rose.");
         // "economy" misheard as a word that resembles the heading's.
         let r = speak("we talked about the market then prices rose", 0);
-        let a = align(&t, &r, 10_000);
+        let a = align(&t, &r, 10_000, &[]);
         let status = |w: &str| a.words.iter().find(|x| x.text == w).unwrap().status;
         for heading in ["Chapter", "3:", "Markets"] {
             assert_eq!(status(heading), WordStatus::Unspoken, "{heading}");
@@ -880,7 +892,7 @@ mod tests {
             2600,
         ));
         r.extend(speak("we will see", 8200));
-        let a = align(&t, &r, 10_000);
+        let a = align(&t, &r, 10_000, &[]);
         let middle = &a.words[5..12];
         assert!(
             middle.iter().all(|w| w.status == WordStatus::Substituted),
@@ -903,7 +915,7 @@ mod tests {
             "my name is john peterson and i make you to make it on socialist revolution magazine",
             0,
         );
-        let a = align(&t, &r, 9000);
+        let a = align(&t, &r, 9000, &[]);
         assert!(
             a.words.iter().all(|w| w.start_ms.is_some()),
             "{:?}",
@@ -913,10 +925,30 @@ mod tests {
     }
 
     #[test]
+    fn a_word_the_recognizer_left_out_is_placed_where_the_audio_sounds() {
+        // "um" is said right after "said", then a long pause; Whisper wrote
+        // no "um".
+        let t = split_words("And then he said um that was it.");
+        let mut r = rec(&[("and", 1000), ("then", 1500), ("he", 2000), ("said", 2500)]);
+        r.extend(rec(&[("that", 6000), ("was", 6500), ("it", 7000)]));
+        let sounding = [[1000, 2800], [2900, 3200], [6000, 7300]];
+        let um = |a: &Alignment| a.words.iter().find(|w| w.text == "um").unwrap().clone();
+        let placed = um(&align(&t, &r, 8000, &sounding));
+        assert_eq!(placed.status, WordStatus::Interpolated);
+        assert!(
+            placed.start_ms >= Some(2900) && placed.end_ms <= Some(3200),
+            "{placed:?}"
+        );
+        // Without the audio's levels, in the middle of the gap.
+        let middle = um(&align(&t, &r, 8000, &[]));
+        assert!(middle.start_ms > Some(4000), "{middle:?}");
+    }
+
+    #[test]
     fn matches_and_interpolates_and_drops_cues() {
         let t = split_words("[Theme Music]\nHello everyone, welcome to the show.\nSection Two\nWe talk about things.");
         let r = speak("hello everyone welcome to show we talk about things", 5000);
-        let a = align(&t, &r, 20_000);
+        let a = align(&t, &r, 20_000, &[]);
         let st = |s: &str| a.words.iter().find(|w| w.text == s).unwrap();
         assert_eq!(st("[Theme").status, WordStatus::Unspoken);
         assert_eq!(st("Hello").status, WordStatus::Matched);
@@ -944,7 +976,7 @@ mod tests {
         let mut r = speak("the quick brown cat jumps over the lazy dog", 0);
         r.extend(speak("buy our sponsor's chairs today", 5000));
         r.extend(speak("it was a sunny day in the park", 8000));
-        let a = align(&t, &r, 12_000);
+        let a = align(&t, &r, 12_000, &[]);
         assert_eq!(a.unscripted.len(), 1, "{:?}", a.unscripted);
         assert_eq!(a.unscripted[0].text, "buy our sponsor's chairs today");
         assert_eq!(a.unscripted[0].start_ms, 5000);
@@ -961,7 +993,7 @@ mod tests {
             "in nineteen seventeen 11 time zones and eight point six million square miles",
             0,
         );
-        let a = align(&t, &r, 8000);
+        let a = align(&t, &r, 8000, &[]);
         assert!(
             a.words.iter().all(|w| w.status == WordStatus::Matched),
             "{:?}",
@@ -982,7 +1014,7 @@ mod tests {
             "it falls on the shoulders and women all of this explains why",
             0,
         );
-        let a = align(&t, &r, 8000);
+        let a = align(&t, &r, 8000, &[]);
         let header: Vec<_> = a.words[7..12]
             .iter()
             .map(|w| (w.text.as_str(), w.status))
@@ -1007,7 +1039,7 @@ mod tests {
             2100,
         ));
         r.extend(speak("he purged them all", 8200));
-        let a = align(&t, &r, 11_000);
+        let a = align(&t, &r, 11_000, &[]);
         let cut: Vec<_> = a.words[4..18]
             .iter()
             .filter(|w| w.status != WordStatus::Unspoken)
@@ -1034,7 +1066,7 @@ mod tests {
             "we said so i'll own a leech tough and the economy for their own benefit",
             0,
         );
-        let a = align(&t, &r, 9000);
+        let a = align(&t, &r, 9000, &[]);
         assert!(
             a.words.iter().all(|w| w.status != WordStatus::Unspoken),
             "{:?}",
@@ -1050,7 +1082,7 @@ mod tests {
         let t = split_words("One two three four. This sentence was cut from the audio entirely. Five six seven eight.");
         let mut r = speak("one two three four", 0);
         r.extend(speak("five six seven eight", 2100));
-        let a = align(&t, &r, 4000);
+        let a = align(&t, &r, 4000, &[]);
         let cut: Vec<_> = a
             .words
             .iter()
@@ -1103,7 +1135,7 @@ mod tests {
             })
             .collect();
         let started = std::time::Instant::now();
-        let a = align(&t, &r, r.len() as u64 * 300);
+        let a = align(&t, &r, r.len() as u64 * 300, &[]);
         assert!(started.elapsed().as_secs_f64() < 5.0);
         let matched = a
             .words

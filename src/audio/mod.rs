@@ -8,6 +8,7 @@
 pub mod decode;
 pub mod mp4;
 pub mod resample;
+pub mod speech;
 
 use std::path::{Path, PathBuf};
 

@@ -847,6 +847,7 @@ mod tests {
             },
             Some(&transcript),
             recognized,
+            Vec::new(),
             t_ms + 1000,
             &Default::default(),
         );
