@@ -113,7 +113,7 @@ fn batch_logits_and_dtw_times_match_whisper_full() {
     // last timestamp token (20-ms steps from token_beg) and no further than the
     // audio's mel frames (10 ms).
     let beg = unsafe { sys::whisper_token_beg(e.ctx) };
-    let last_timestamp = *tokens.iter().filter(|&&t| t > beg).last().unwrap();
+    let last_timestamp = *tokens.iter().rfind(|&&t| t > beg).unwrap();
     let n_frames =
         (2 * (last_timestamp - beg)).min(unsafe { sys::whisper_n_len_from_state(e.state) });
     assert!(

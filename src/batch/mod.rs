@@ -258,7 +258,7 @@ impl Run<'_> {
                 .iter()
                 .map(|f| f.extension().to_string())
                 .collect(),
-            cues: serde_json::to_value(&options.caption.cues).expect("cue options serialize"),
+            cues: serde_json::to_value(options.caption.cues).expect("cue options serialize"),
         };
         let action = record::decide(
             previous.as_ref(),

@@ -431,7 +431,7 @@ pub fn inspect(path: &Path) -> Result<ModelInfo, ModelError> {
             return Err(bad(path, format!("{what} has unexpected name {name:?}")));
         }
         let (per_block, block_bytes) = ty.block();
-        if elements % per_block != 0 {
+        if !elements.is_multiple_of(per_block) {
             return Err(bad(
                 path,
                 format!("tensor {name} does not fill whole {ty:?} blocks"),

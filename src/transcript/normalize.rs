@@ -299,19 +299,18 @@ fn parse_number(t: &[String], i: usize) -> Option<(String, usize)> {
     let mut current = 0u64;
     let mut used = 0usize;
     let mut any = false;
-    loop {
-        let Some(w) = t.get(i + used) else { break };
+    while let Some(w) = t.get(i + used) {
         if let Some(v) = small(w) {
-            if any && current % 100 != 0 && current % 10 != 0 {
+            if any && !current.is_multiple_of(100) && !current.is_multiple_of(10) {
                 break; // "two three" is two numbers
             }
             current += v;
         } else if let Some(v) = tens(w) {
-            if any && current % 100 != 0 {
+            if any && !current.is_multiple_of(100) {
                 break;
             }
             current += v;
-        } else if w == "hundred" && any && current % 100 != 0 && current < 100 {
+        } else if w == "hundred" && any && !current.is_multiple_of(100) && current < 100 {
             current *= 100;
         } else if w == "hundred" && !any && used == 0 {
             break;
@@ -320,7 +319,7 @@ fn parse_number(t: &[String], i: usize) -> Option<(String, usize)> {
             current = 0;
         } else if w == "and"
             && any
-            && current % 100 == 0
+            && current.is_multiple_of(100)
             && t.get(i + used + 1)
                 .is_some_and(|n| small(n).is_some() || tens(n).is_some())
         {
@@ -344,7 +343,7 @@ fn parse_number(t: &[String], i: usize) -> Option<(String, usize)> {
                     .map(|v| v as u64 * 10)
             });
         if let Some(v) = ord {
-            if !any || current % 10 == 0 {
+            if !any || current.is_multiple_of(10) {
                 let n = total + current + v;
                 return Some((format!("{n}{}", ordinal_suffix(n)), used + 1));
             }
