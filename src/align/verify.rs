@@ -21,10 +21,10 @@
 //! goes: a recognized word whose first token the model took from the
 //! transcript (or refused in its place) carries that token's margin
 //! ([`RecognizedWord::asked`]). Where the model took it, that is the
-//! verdict, and the word is not forced again. A refusal is not: the decoder
-//! hears the audio from its own window start, and refused words that the
-//! forced decoding accepts ("splashed" heard as "slashed": -7.7 nats in the
-//! loop, -4.8 forced).
+//! verdict, and the word is not forced again. A refusal is not a verdict:
+//! the decoder hears the audio from its own window's start, not from the
+//! word's sentence, and refuses words that the forced decoding accepts
+//! ("splashed" heard as "slashed": -7.7 nats in the loop, -4.8 forced).
 //!
 //! This module plans the windows and applies the margins; the pipeline
 //! decodes the audio and runs the model.

@@ -15,7 +15,8 @@
 //! (95th percentile), and at least [`MIN_SOUND_DB`] above the quiet level.
 
 const FRAME_SAMPLES: usize = 160; // 10 ms at 16 kHz
-const FRAME_MS: u64 = 10;
+/// The length of a frame of [`levels_db`].
+pub const FRAME_MS: u64 = 10;
 /// How far from the quiet level to the loud level a sounding frame is.
 const SOUND_SHARE: f32 = 0.35;
 /// A sounding frame is at least this far above the quiet level.
@@ -51,11 +52,24 @@ impl LevelMeter {
 
     /// The sounding stretches, `[start_ms, end_ms]`, in order.
     pub fn sounding_ms(mut self) -> Vec<[u64; 2]> {
+        self.finish();
+        sounding_ms(&self.levels_db)
+    }
+
+    fn finish(&mut self) {
         if self.in_frame > 0 {
             self.close_frame();
         }
-        sounding_ms(&self.levels_db)
     }
+}
+
+/// Level of each 10-ms frame of `samples_16k`, dB (the last frame may be
+/// shorter).
+pub fn levels_db(samples_16k: &[f32]) -> Vec<f32> {
+    let mut meter = LevelMeter::default();
+    meter.push(samples_16k);
+    meter.finish();
+    meter.levels_db
 }
 
 fn sounding_ms(levels_db: &[f32]) -> Vec<[u64; 2]> {

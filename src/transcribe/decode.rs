@@ -1007,9 +1007,9 @@ fn decode_window(
         // refusal: past the draft token the model wrote instead (the
         // transcript had one token more), at the refused token again (the
         // model added punctuation, or is writing a word of its own in a
-        // transcript word's place), or past the refused token, or word (a
-        // word heard otherwise). After a timestamp that opens a segment: where the
-        // draft was. Else: where the text so far is found in the transcript,
+        // transcript word's place), or past the refused token (or word: a
+        // word heard otherwise). After a timestamp that opens a segment:
+        // where the draft was. Else: where the text so far is found in the transcript,
         // unless that is right after a sentence's end (where the model is
         // likely to write a timestamp first).
         let n_tokens = text.tokens.len();

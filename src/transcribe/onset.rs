@@ -1,4 +1,4 @@
-//! Word starts moved onto the audio's onsets.
+//! Word starts moved onto the audio's onsets, and ends onto its pauses.
 //!
 //! whisper.cpp's DTW token times come late: measured against synthesized
 //! ground truth (three espeak-ng voices, 140-185 words a minute), word starts
@@ -18,9 +18,8 @@
 //! free for the words the transcript has there.
 
 use super::RecognizedWord;
+use crate::audio::speech::{levels_db, FRAME_MS};
 
-const FRAME_SAMPLES: usize = 160; // 10 ms at 16 kHz
-const FRAME_MS: u64 = 10;
 const DTW_LAG_MS: u64 = 120;
 const SEARCH_BACK_MS: u64 = 100;
 const QUIET_DB: f32 = 4.0;
@@ -31,17 +30,6 @@ const WORD_PEAK_MS: u64 = 200;
 const PAUSE_MS: u64 = 150;
 /// ... this far below the word's loudest frame.
 const PAUSE_DIP_DB: f32 = 25.0;
-
-/// Level of each 10 ms frame, dB.
-fn frame_db(samples_16k: &[f32]) -> Vec<f32> {
-    samples_16k
-        .chunks(FRAME_SAMPLES)
-        .map(|f| {
-            let power = f.iter().map(|x| x * x).sum::<f32>() / f.len() as f32;
-            10.0 * (power + 1e-10).log10()
-        })
-        .collect()
-}
 
 /// Where the sound of a word from `start_ms` stops, if a pause begins
 /// after it and before `end_ms` (DTW's end); else `end_ms`.
@@ -74,8 +62,8 @@ fn sound_end_ms(db: &[f32], start_ms: u64, end_ms: u64) -> u64 {
 /// Moves each word's start (ms from the start of `samples_16k`) back by the
 /// recognizer's lag and onto the onset before it, never before the previous
 /// word's start, and ends it where a pause begins inside it.
-pub fn snap_starts(words: &mut [RecognizedWord], samples_16k: &[f32]) {
-    let db = frame_db(samples_16k);
+pub fn snap_to_sound(words: &mut [RecognizedWord], samples_16k: &[f32]) {
+    let db = levels_db(samples_16k);
     if db.is_empty() {
         return;
     }
@@ -145,16 +133,16 @@ mod tests {
     fn a_late_start_after_a_pause_moves_to_the_onset() {
         let s = signal(3000, &[(200, 800), (1500, 2400)]);
         let mut words = vec![word(350, 800), word(1680, 2400)];
-        snap_starts(&mut words, &s);
+        snap_to_sound(&mut words, &s);
         assert_eq!((words[0].start_ms, words[1].start_ms), (200, 1500));
     }
 
     #[test]
-    fn a_word_stretched_over_the_pause_after_it_ends_within_its_length() {
+    fn a_word_stretched_over_the_pause_after_it_ends_where_the_pause_begins() {
         // "word" spoken 200-600 ms; DTW ran its end on to the next word.
         let s = signal(3000, &[(200, 600), (2500, 2900)]);
         let mut words = vec![word(320, 2500), word(2620, 2900)];
-        snap_starts(&mut words, &s);
+        snap_to_sound(&mut words, &s);
         assert_eq!(words[0].start_ms, 200);
         assert_eq!(words[0].end_ms, 600);
         // A word with no pause inside keeps its end.
@@ -166,17 +154,17 @@ mod tests {
         // A late start in the middle of a long sound has no onset to find.
         let s = signal(3000, &[(0, 3000)]);
         let mut words = vec![word(1000, 1500)];
-        snap_starts(&mut words, &s);
+        snap_to_sound(&mut words, &s);
         assert_eq!(words[0].start_ms, 1000 - DTW_LAG_MS);
         // An onset further back than the lag and the search is out of reach.
         let s = signal(3000, &[(500, 2000)]);
         let mut words = vec![word(1000, 2000)];
-        snap_starts(&mut words, &s);
+        snap_to_sound(&mut words, &s);
         assert_eq!(words[0].start_ms, 1000 - DTW_LAG_MS);
         // An onset within reach is taken; a shallow dip is not an onset.
         let s = signal(3000, &[(850, 2000)]);
         let mut words = vec![word(1000, 2000)];
-        snap_starts(&mut words, &s);
+        snap_to_sound(&mut words, &s);
         assert_eq!(words[0].start_ms, 850);
         let quiet_dip: Vec<f32> = signal(3000, &[(0, 3000)])
             .iter()
@@ -190,7 +178,7 @@ mod tests {
             })
             .collect();
         let mut words = vec![word(1000, 2000)];
-        snap_starts(&mut words, &quiet_dip);
+        snap_to_sound(&mut words, &quiet_dip);
         assert_eq!(words[0].start_ms, 1000 - DTW_LAG_MS);
     }
 
@@ -199,7 +187,7 @@ mod tests {
         let s = signal(2000, &[(100, 400), (900, 1500)]);
         // The second word's window reaches into the first word's silence gap only.
         let mut words = vec![word(150, 400), word(200, 600)];
-        snap_starts(&mut words, &s);
+        snap_to_sound(&mut words, &s);
         assert!(words[1].start_ms > words[0].start_ms, "{words:?}");
     }
 }

@@ -740,7 +740,7 @@ impl WhisperEngine {
             segment_words.clear();
         }
         if dtw {
-            super::onset::snap_starts(&mut words, samples_16k);
+            super::onset::snap_to_sound(&mut words, samples_16k);
         }
         Ok(words)
     }
@@ -827,7 +827,7 @@ impl WhisperEngine {
                 words.append(&mut segment_words);
             }
         }
-        super::onset::snap_starts(&mut words, samples_16k);
+        super::onset::snap_to_sound(&mut words, samples_16k);
         Ok(Some(words))
     }
 }
