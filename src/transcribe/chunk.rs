@@ -2,8 +2,8 @@
 //!
 //! Cuts fall at the quietest 20 ms frame within ±`search_s` of each target,
 //! so they land in pauses, not inside words. Speech without a pause still gets
-//! cut, so every chunk also hears `LEAD_S` of audio before its first cut and
-//! `TRAIL_S` after its second: a word cut in two is heard whole by a
+//! cut, so every chunk also hears about `LEAD_S` of audio before its first
+//! cut (from a pause, if there is one near) and `TRAIL_S` after its second: a word cut in two is heard whole by a
 //! neighbour, and [`stitch`] keeps one copy. The lead is the longer: Whisper
 //! stops short of a sentence that the end of its audio cuts off, and leaves
 //! it to the next window, which here is the next chunk's lead.
@@ -12,18 +12,24 @@
 
 use super::RecognizedWord;
 
-/// Two 30-s Whisper windows per chunk, with the lead: whisper.cpp moves on
-/// from the last timestamp it decoded, so a window covers 22-28 s of speech.
-/// As many windows per minute as 60-s chunks with a third window for their
-/// last seconds, so as fast (115-120 s for both on the first 10 minutes of
-/// the sample, 2 runs each), but no window decodes a few seconds of speech
-/// and 26 of padding: WER 14.5% against 15.0% there, 16.4% against 16.8% on
-/// the whole episode. 120-s chunks: as fast, WER 15.7%.
-pub const DEFAULT_TARGET_S: f64 = 40.0;
+/// Two 30-s Whisper windows per chunk, with the lead: a window moves on
+/// from the last timestamp it decoded, so it covers 22-28 s of speech, and
+/// a third is opened only while the words end before the next chunk's
+/// audio. On the first 10 minutes (two voices, alternating, with the lead
+/// starting in a pause): 26-28 encoder passes against 31-32 for 40-s
+/// chunks, 29.1 / 29.3 s against 30.1 / 33.0 s, the same word times within
+/// 3 ms. (With whisper_full, 60-s chunks needed a third window for their
+/// last seconds: 40 s was as fast, with a better WER.)
+pub const DEFAULT_TARGET_S: f64 = 50.0;
 pub const DEFAULT_SEARCH_S: f64 = 3.0;
 /// Audio a chunk hears before its first cut: the next chunk's share of a
 /// sentence the chunk before left undecoded.
 const LEAD_S: f64 = 4.0;
+/// The lead starts at the quietest 20 ms within this of `LEAD_S`: a window
+/// that starts inside a word is where tiny.en's greedy decoding fails (on
+/// a fast voice, a first window that started in "Bulgaria" was judged
+/// no speech, and 12 s of words were lost).
+const LEAD_SEARCH_S: f64 = 1.0;
 /// Audio a chunk hears after its second cut: the rest of a word cut in two.
 const TRAIL_S: f64 = 0.5;
 const FRAME_SAMPLES: usize = 320; // 20 ms at 16 kHz
@@ -72,6 +78,7 @@ pub struct Chunker {
     target: usize,
     search: usize,
     lead: usize,
+    lead_search: usize,
     trail: usize,
     /// The last `lead` samples before `buffer`.
     before: Vec<f32>,
@@ -87,6 +94,7 @@ impl Chunker {
             target: (target_s * 16_000.0) as usize,
             search: (search_s * 16_000.0) as usize,
             lead: (LEAD_S * 16_000.0) as usize,
+            lead_search: (LEAD_SEARCH_S * 16_000.0) as usize,
             trail: (TRAIL_S * 16_000.0) as usize,
             before: Vec::new(),
             buffer: Vec::new(),
@@ -106,7 +114,11 @@ impl Chunker {
         let mut samples = Vec::with_capacity(self.before.len() + cut + self.trail);
         samples.extend_from_slice(&self.before);
         samples.extend_from_slice(&self.buffer[..(cut + self.trail).min(self.buffer.len())]);
-        let lead = cut.min(self.lead);
+        let lead = if cut > self.lead + self.lead_search {
+            cut - cut_point(&self.buffer[..cut], cut - self.lead, self.lead_search)
+        } else {
+            cut.min(self.lead)
+        };
         let chunk = Chunk {
             start_sample: self.start_sample,
             end_sample: self.start_sample + cut,
@@ -279,6 +291,30 @@ mod tests {
     }
 
     #[test]
+    fn the_next_chunks_audio_starts_in_a_pause_near_the_lead() {
+        let rate = 16_000;
+        let mut x: u32 = 5;
+        let quiet = |t: usize| (60 * rate..60 * rate + rate / 10).contains(&t)
+            || (55_300 * 16..55_400 * 16).contains(&t);
+        let s: Vec<f32> = (0..rate * 100)
+            .map(|i| {
+                x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                if quiet(i) {
+                    0.0
+                } else {
+                    (x >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+                }
+            })
+            .collect();
+        let chunks = plan(&s, 60.0);
+        assert_eq!(chunks.len(), 2);
+        assert!(quiet(chunks[0].end_sample), "cut at {}", chunks[0].end_sample);
+        let start = chunks[1].audio_start_sample;
+        assert!(quiet(start), "the lead starts at {start}, not in the pause");
+        assert_eq!(chunks[0].next_audio_start_sample, Some(start));
+    }
+
+    #[test]
     fn streaming_gives_the_same_cuts_whatever_the_block_size() {
         let mut x: u32 = 9;
         let s: Vec<f32> = (0..16_000 * 400)
@@ -298,7 +334,10 @@ mod tests {
             let mut take = |ch: Chunk, samples: Vec<f32>| {
                 let audio_end = (ch.end_sample + (TRAIL_S * 16_000.0) as usize).min(s.len());
                 assert_eq!(samples, s[ch.audio_start_sample..audio_end]);
-                assert!(ch.start_sample - ch.audio_start_sample <= (LEAD_S * 16_000.0) as usize);
+                assert!(
+                    ch.start_sample - ch.audio_start_sample
+                        <= ((LEAD_S + LEAD_SEARCH_S) * 16_000.0) as usize
+                );
                 joined.extend_from_slice(&s[ch.start_sample..ch.end_sample]);
                 streamed.push(ch);
             };

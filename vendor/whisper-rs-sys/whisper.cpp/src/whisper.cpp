@@ -8964,8 +8964,9 @@ static void whisper_dtw_token_times(
     struct ggml_cgraph * gf = ggml_new_graph(gctx);
     ggml_build_forward_expand(gf, w);
 
-    ggml_backend_ptr backend { ggml_backend_init_by_type(GGML_BACKEND_DEVICE_TYPE_CPU, nullptr) };
-    ggml_backend_graph_compute(backend.get(), gf);
+    // On the caller's threads: a backend of its own ran GGML_DEFAULT_N_THREADS,
+    // whose spinning took the cores of the other decoding jobs.
+    ggml_graph_compute_helper(gf, n_threads, nullptr, nullptr);
 
     ggml_tensor * alignment = dtw_and_backtrace(gctx, w);
 
