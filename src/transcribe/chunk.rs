@@ -3,8 +3,8 @@
 //! Cuts fall at the quietest 20 ms frame within ±`search_s` of each target,
 //! so they land in pauses, not inside words. Speech without a pause still gets
 //! cut, so every chunk also hears about `LEAD_S` of audio before its first
-//! cut (from a pause, if there is one near) and `TRAIL_S` after its second: a word cut in two is heard whole by a
-//! neighbour, and [`stitch`] keeps one copy. The lead is the longer: Whisper
+//! cut (from a pause, if there is one near) and `TRAIL_S` after its second:
+//! a word cut in two is heard whole by a neighbour, and [`stitch`] keeps one copy. The lead is the longer: Whisper
 //! stops short of a sentence that the end of its audio cuts off, and leaves
 //! it to the next window, which here is the next chunk's lead.
 //! The plan depends on the samples only (never on the number of workers), so
@@ -36,7 +36,7 @@ const FRAME_SAMPLES: usize = 320; // 20 ms at 16 kHz
 
 /// One chunk: the part of the timeline it answers for (`start_sample` to
 /// `end_sample`, cut to cut), the first sample of the audio it is given
-/// (up to `LEAD_S` earlier; the audio ends up to `TRAIL_S` later), and where
+/// (up to `LEAD_S` + `LEAD_SEARCH_S` earlier; the audio ends up to `TRAIL_S` later), and where
 /// the next chunk's audio starts (`None` for the last chunk).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Chunk {
@@ -80,7 +80,7 @@ pub struct Chunker {
     lead: usize,
     lead_search: usize,
     trail: usize,
-    /// The last `lead` samples before `buffer`.
+    /// The next chunk's lead: the samples from its audio start to `buffer`.
     before: Vec<f32>,
     buffer: Vec<f32>,
     /// Stream position of `buffer[0]`.
@@ -294,8 +294,10 @@ mod tests {
     fn the_next_chunks_audio_starts_in_a_pause_near_the_lead() {
         let rate = 16_000;
         let mut x: u32 = 5;
-        let quiet = |t: usize| (60 * rate..60 * rate + rate / 10).contains(&t)
-            || (55_300 * 16..55_400 * 16).contains(&t);
+        let quiet = |t: usize| {
+            (60 * rate..60 * rate + rate / 10).contains(&t)
+                || (55_300 * 16..55_400 * 16).contains(&t)
+        };
         let s: Vec<f32> = (0..rate * 100)
             .map(|i| {
                 x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
@@ -308,7 +310,11 @@ mod tests {
             .collect();
         let chunks = plan(&s, 60.0);
         assert_eq!(chunks.len(), 2);
-        assert!(quiet(chunks[0].end_sample), "cut at {}", chunks[0].end_sample);
+        assert!(
+            quiet(chunks[0].end_sample),
+            "cut at {}",
+            chunks[0].end_sample
+        );
         let start = chunks[1].audio_start_sample;
         assert!(quiet(start), "the lead starts at {start}, not in the pause");
         assert_eq!(chunks[0].next_audio_start_sample, Some(start));
