@@ -319,7 +319,7 @@ pub fn analyze_on(
                 .map(|(i, w)| (i, w.text.as_str())),
         )
     });
-    let (recognized, decoded) = transcribe::transcribe_stream(
+    let (recognition, decoded) = transcribe::transcribe_stream(
         recognizer,
         draft.as_ref(),
         options.run,
@@ -354,12 +354,13 @@ pub fn analyze_on(
             draft_tolerance_nats: draft.as_ref().map(|_| options.engine.draft_tolerance_nats),
         },
         inputs.transcript.as_ref(),
-        recognized,
+        recognition.words,
         sounding_ms,
         (duration_s * 1000.0) as u64,
         &options.cues,
     );
     if report.transcript.is_some() {
+        align::verify::take_forced_verdicts(&mut report.words, &recognition.verdicts);
         progress.stage("verifying");
         let t = Instant::now();
         verify(

@@ -133,8 +133,11 @@ fn decoding_stops_where_the_next_chunk_takes_over() {
     let (samples, _) = podcap::audio::load_16k_mono(&root().join("samples/sample.mp3")).unwrap();
     let chunk = &samples[..55 * 16_000];
     let engine = one_thread_engine(EngineOptions::default().beam_size);
-    let last = engine.transcribe(chunk, None, None).unwrap();
-    let shared = engine.transcribe(chunk, Some(20 * 16_000), None).unwrap();
+    let last = engine.transcribe(chunk, None, None).unwrap().words;
+    let shared = engine
+        .transcribe(chunk, Some(20 * 16_000), None)
+        .unwrap()
+        .words;
     let end_ms = |words: &[RecognizedWord]| words.last().map_or(0, |w| w.end_ms);
     assert!(
         end_ms(&last) > 50_000,
@@ -180,7 +183,8 @@ fn a_decoding_loop_is_decoded_again() {
             c.next_audio_start_sample.map(|n| n - c.audio_start_sample),
             None,
         )
-        .unwrap();
+        .unwrap()
+        .words;
 
     let truth: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("ep.truth.json")).unwrap())
@@ -250,6 +254,7 @@ fn the_transcript_as_the_draft_decodes_as_plain_greedy_in_fewer_passes() {
     let (guided, stats) = engine
         .decode_segments(&chunk, shared, Some(&draft), options)
         .unwrap();
+    let (plain, guided) = (plain.segments, guided.segments);
     assert_eq!((stats.windows, stats.fallbacks), (1, 0), "{stats:?}");
     assert!(token_ids(&plain).len() > 60, "{plain:?}");
     assert_eq!(token_ids(&guided), token_ids(&plain));
@@ -297,7 +302,8 @@ fn speech_missing_from_the_transcript_decodes_as_free_speech() {
         .unwrap();
     let heard = engine
         .transcribe(&chunk, Some(24 * 16_000), Some(&draft))
-        .unwrap();
+        .unwrap()
+        .words;
     let in_cut: Vec<&RecognizedWord> = heard
         .iter()
         .filter(|w| w.start_ms + 300 >= from_ms && w.start_ms <= to_ms)

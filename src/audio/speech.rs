@@ -121,6 +121,51 @@ pub fn sounding_part(
     }
 }
 
+/// Pauses shorter than this inside a sounding stretch are speech going on
+/// (between the words of a sentence), for [`unheard`].
+const SPEECH_BRIDGE_MS: u64 = 300;
+/// Sound this near a heard word is that word's (its edges, a breath).
+const WORD_EDGE_MS: u64 = 100;
+
+/// Speech between the first and the last of `heard_ms` (word spans, in
+/// order of start) that no word covers: the parts of sounding stretches
+/// (pauses under [`SPEECH_BRIDGE_MS`] bridged) at least `min_ms` long, more
+/// than [`WORD_EDGE_MS`] from every word.
+pub fn unheard(sounding_ms: &[[u64; 2]], heard_ms: &[(u64, u64)], min_ms: u64) -> Vec<(u64, u64)> {
+    let (Some(first), Some(last)) = (
+        heard_ms.first().map(|w| w.0),
+        heard_ms.iter().map(|w| w.1).max(),
+    ) else {
+        return Vec::new();
+    };
+    let mut speech: Vec<(u64, u64)> = Vec::new();
+    for &[a, b] in sounding_ms {
+        match speech.last_mut() {
+            Some(s) if a < s.1 + SPEECH_BRIDGE_MS => s.1 = s.1.max(b),
+            _ => speech.push((a, b)),
+        }
+    }
+    let mut out = Vec::new();
+    for (a, b) in speech {
+        let (a, b) = (a.max(first), b.min(last));
+        let mut t = a;
+        for &(s, e) in heard_ms {
+            let (s, e) = (s.saturating_sub(WORD_EDGE_MS), e + WORD_EDGE_MS);
+            if e <= t || s >= b {
+                continue;
+            }
+            if s >= t + min_ms {
+                out.push((t, s));
+            }
+            t = t.max(e);
+        }
+        if b >= t + min_ms {
+            out.push((t, b));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,5 +210,26 @@ mod tests {
         assert_eq!(sounding_part(&s, 900, 3900, 100), Some((2000, 2300)));
         assert_eq!(sounding_part(&s, 900, 1900, 100), None);
         assert_eq!(sounding_part(&[], 0, 100, 0), None);
+    }
+
+    #[test]
+    fn speech_no_word_covers_is_found_between_the_words() {
+        // Music before the first word; a sentence said and not heard at
+        // 5-9 s, except for one word in its middle; a short pause.
+        let sounding = [
+            [0, 3000],
+            [3200, 4000],
+            [5000, 6000],
+            [6200, 9000],
+            [9300, 9800],
+        ];
+        let heard = [(3200, 3600), (3600, 4000), (7000, 7300), (9300, 9800)];
+        assert_eq!(
+            unheard(&sounding, &heard, 1500),
+            vec![(5000, 6900), (7400, 9000)]
+        );
+        // Everything heard, or no words at all: nothing.
+        assert!(unheard(&sounding, &[(0, 9800)], 1500).is_empty());
+        assert!(unheard(&sounding, &[], 1500).is_empty());
     }
 }

@@ -22,7 +22,7 @@ use crate::catalog::Entry;
 use crate::pipeline::{self, CaptionOptions, Engine, Report};
 use crate::progress::Progress;
 use crate::transcribe::decode::Draft;
-use crate::transcribe::{RecognizedWord, TranscribeError, Transcriber};
+use crate::transcribe::{self, TranscribeError, Transcriber};
 use crate::Error;
 
 use record::{Action, Figures, FileStamp, Output, Recognition, Record, Rendering};
@@ -516,7 +516,7 @@ impl Transcriber for Gated<'_> {
         samples_16k: &[f32],
         shared_from_sample: Option<usize>,
         draft: Option<&Draft>,
-    ) -> Result<Vec<RecognizedWord>, TranscribeError> {
+    ) -> Result<transcribe::Recognition, TranscribeError> {
         let _permit = self.gate.enter(self.priority);
         self.engine
             .transcribe(samples_16k, shared_from_sample, draft)

@@ -69,7 +69,7 @@ impl Vocab {
         self.bytes.get(t as usize).map_or(&[], Vec::as_slice)
     }
 
-    fn has_alphanumeric(&self, t: Token) -> bool {
+    pub fn has_alphanumeric(&self, t: Token) -> bool {
         self.text(t)
             .iter()
             .any(|b| b.is_ascii_alphanumeric() || *b >= 0x80)
@@ -449,6 +449,25 @@ pub struct Segment {
     pub tokens: Vec<DecodedToken>,
 }
 
+/// The model's verdict on one transcript word, by teacher forcing: the
+/// margin (nats) of the word's first alphanumeric token, its logit less the
+/// best of the text tokens and the end of text there. 0: the model writes
+/// that word itself; far below 0: the audio says something else.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Verdict {
+    /// Index into the words the draft was made from.
+    pub word: usize,
+    pub margin: f32,
+}
+
+/// A chunk's decoding: its text, and the verdicts on the transcript words
+/// its windows left out (see [`window_verdicts`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Decoded {
+    pub segments: Vec<Segment>,
+    pub verdicts: Vec<Verdict>,
+}
+
 /// Counts of what the loop did, for tests and measurements.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Stats {
@@ -653,21 +672,23 @@ impl WindowText {
 }
 
 /// Decodes a chunk: the segments of text, with each text token's DTW end
-/// time. `draft` is the transcript (if any); `first_temperature` is where
-/// the fallback starts (0 for the first try).
+/// time, and (with a draft) each window's verdicts on the transcript words
+/// it left out. `draft` is the transcript (if any); `first_temperature` is
+/// where the fallback starts (0 for the first try).
 pub fn decode_chunk(
     decoder: &mut dyn Decoder,
     draft: Option<&Draft>,
     options: &DecodeOptions,
     first_temperature: f32,
     stats: &mut Stats,
-) -> Result<Vec<Segment>, String> {
+) -> Result<Decoded, String> {
     let vocab = decoder.vocab().clone();
     let rules = Rules::new(&vocab, options);
     let seek_end = decoder.n_frames();
     let mut seek = 0usize;
     let mut past: Vec<Token> = Vec::new();
     let mut segments: Vec<Segment> = Vec::new();
+    let mut verdicts: Vec<Verdict> = Vec::new();
     let mut cursor: Option<usize> = None;
     let mut rng = Rng(0x5EED);
     let mut windows = 0;
@@ -777,6 +798,10 @@ pub fn decode_chunk(
                 }
             }
             segments.append(&mut window);
+            if let Some(draft) = draft {
+                let info = &text.info[..text.result_len];
+                verdicts.extend(window_verdicts(decoder, &vocab, draft, kept, info)?);
+            }
         }
         // Ending on a single timestamp: the rest of the window had no speech to decode.
         let n = kept.len();
@@ -785,7 +810,141 @@ pub fn decode_chunk(
         }
         seek += seek_delta.max(1);
     }
-    Ok(segments)
+    Ok(Decoded { segments, verdicts })
+}
+
+/// The longest run of transcript words left out between two words the
+/// loop took that is forced in the model's place. A longer run is a cut
+/// sentence or a jump in the transcript, which verification asks about
+/// with its own context.
+const MAX_FORCED_RUN_WORDS: usize = 4;
+
+/// The decoder's context, in tokens (every Whisper model's).
+pub const N_TEXT_CTX: usize = 448;
+
+/// Verdicts on the transcript words a window's decoding left out between
+/// two words it took from the draft (heard otherwise, or not at all): the
+/// window's text (`tokens`, with each token's `info`), with the
+/// transcript's words in place of the model's there, is forced through the
+/// decoder over the same encoder output ([`forced_margins`]). The verdict
+/// comes at the cost of one decoder batch instead of a second encoder pass
+/// over the audio around the word.
+fn window_verdicts(
+    decoder: &mut dyn Decoder,
+    vocab: &Vocab,
+    draft: &Draft,
+    tokens: &[Token],
+    info: &[TokenInfo],
+) -> Result<Vec<Verdict>, String> {
+    let mut text = vocab.sot_sequence.clone();
+    text.push(vocab.not);
+    // (position in `text`, transcript word)
+    let mut asked: Vec<(usize, usize)> = Vec::new();
+    // The model's own tokens since the last one it took from the draft.
+    let mut own: Vec<Token> = Vec::new();
+    let mut last: Option<usize> = None;
+    for (&t, i) in tokens.iter().zip(info) {
+        if t >= vocab.eot {
+            continue;
+        }
+        let Some(k) = i.1 else {
+            own.push(t);
+            continue;
+        };
+        let left_out = match last {
+            Some(prev) if k > prev + 1 => prev + 1..k,
+            _ => k..k,
+        };
+        let run_words = left_out.clone().filter(|&j| draft.starts_word(j)).count();
+        if !left_out.is_empty() && run_words <= MAX_FORCED_RUN_WORDS {
+            // The model's punctuation before its own words stays: a word
+            // is judged, not how the text before it is punctuated.
+            if vocab.has_alphanumeric(draft.tokens[left_out.start]) {
+                let marks = own.iter().take_while(|&&t| !vocab.has_alphanumeric(t));
+                text.extend(marks);
+            }
+            for j in left_out.clone().filter(|&j| draft.starts_word(j)) {
+                let word = draft.word[j];
+                let first = (j..left_out.end)
+                    .take_while(|&x| draft.word[x] == word)
+                    .find(|&x| vocab.has_alphanumeric(draft.tokens[x]));
+                if let Some(x) = first {
+                    asked.push((text.len() + x - left_out.start, word));
+                }
+            }
+            text.extend_from_slice(&draft.tokens[left_out]);
+        } else {
+            text.append(&mut own);
+        }
+        own.clear();
+        text.push(t);
+        last = Some(k);
+    }
+    asked.retain(|&(p, _)| p < N_TEXT_CTX);
+    if asked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let positions: Vec<usize> = asked.iter().map(|a| a.0).collect();
+    let margins = forced_margins(decoder, &text, &positions)?;
+    Ok(asked
+        .iter()
+        .zip(margins)
+        .map(|(&(_, word), margin)| Verdict { word, margin })
+        .collect())
+}
+
+/// Teacher forcing over the encoded window: `text` goes through the
+/// decoder from its start, and for each position in `asked` (ascending,
+/// none 0) the margin of the text from there comes back (see [`Verdict`]):
+/// the best logit of a token that starts that text (the token there, or
+/// another piece of at least half the same word: " with" for " withdrew")
+/// less the best
+/// of all text tokens and the end of text. The text up to each asked token
+/// goes through in one batch from where the last stopped (the decoder keeps
+/// the rest), with the logits of its last position only: one vocabulary row
+/// per asked token, not per token.
+pub fn forced_margins(
+    decoder: &mut dyn Decoder,
+    text: &[Token],
+    asked: &[usize],
+) -> Result<Vec<f32>, String> {
+    let vocab = decoder.vocab().clone();
+    let eot = vocab.eot as usize;
+    let mut margins = Vec::with_capacity(asked.len());
+    let mut done = 0;
+    for &p in asked {
+        // The text from p to the end of its word.
+        let mut said = vocab.text(text[p]).to_vec();
+        for &t in text[p + 1..].iter().take_while(|&&t| t < vocab.eot) {
+            if vocab.text(t).first() == Some(&b' ') {
+                break;
+            }
+            said.extend_from_slice(vocab.text(t));
+        }
+        let segment = &text[done..p];
+        let row = decoder.decode(segment, done, segment.len() - 1)?;
+        // The model may write text or end the text, nothing else.
+        let row = &row[..=eot];
+        let best = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        // A piece counts when it holds at least half the word's letters:
+        // " a" starts " accompany" too, but says a word of its own.
+        let letters = |b: &[u8]| {
+            b.iter()
+                .filter(|c| c.is_ascii_alphanumeric() || **c >= 0x80)
+                .count()
+        };
+        let starts_said = |t: usize| {
+            let piece = &vocab.bytes[t];
+            !piece.is_empty() && said.starts_with(piece) && 2 * letters(piece) >= letters(&said)
+        };
+        let word = (0..eot)
+            .filter(|&t| starts_said(t))
+            .map(|t| row[t])
+            .fold(row[text[p] as usize], f32::max);
+        margins.push(word - best);
+        done = p;
+    }
+    Ok(margins)
 }
 
 /// Splits a window's tokens into segments at its timestamps; times in 10-ms
@@ -1176,22 +1335,28 @@ mod tests {
                 return row;
             };
             row[v.nosp as usize] = self.no_speech;
-            let said = &text[sot + 1..];
+            let mut said = &text[sot + 1..];
             let script = &self.windows[self.window.min(self.windows.len() - 1)];
-            let pos = said.len();
-            // A close second taken counts as the script's token.
-            let on_script =
-                said.iter().zip(script).enumerate().all(|(p, (a, b))| {
-                    a == b || self.seconds.iter().any(|s| (s.0, s.1) == (p, *a))
-                });
-            let next = if on_script {
-                script.get(pos).copied().unwrap_or(v.eot)
+            // Where in the script each said token is: after <|notimestamps|>
+            // (forced text), its text tokens only.
+            let places: Vec<usize> = if said.first() == Some(&v.not) {
+                said = &said[1..];
+                (0..script.len()).filter(|&p| script[p] < v.eot).collect()
             } else {
-                v.eot
+                (0..script.len()).collect()
+            };
+            // A close second taken counts as the script's token.
+            let on_script = said.iter().zip(&places).all(|(a, &p)| {
+                *a == script[p] || self.seconds.iter().any(|s| (s.0, s.1) == (p, *a))
+            });
+            let pos = places.get(said.len()).copied();
+            let next = match pos {
+                Some(p) if on_script => script[p],
+                _ => v.eot,
             };
             row[next as usize] = 10.0;
             for &(p, t, below) in &self.seconds {
-                if p == pos {
+                if Some(p) == pos {
                     row[t as usize] = 10.0 - below;
                 }
             }
@@ -1263,7 +1428,9 @@ mod tests {
         ];
         let mut m = Scripted::new(vec![w.clone()], 1000);
         let mut stats = Stats::default();
-        let segs = decode_chunk(&mut m, None, &DecodeOptions::default(), 0.0, &mut stats).unwrap();
+        let segs = decode_chunk(&mut m, None, &DecodeOptions::default(), 0.0, &mut stats)
+            .unwrap()
+            .segments;
         assert_eq!(ids(&segs), [1, 2, 3, 4, 5, 1, 2, 3, 4, 5, 1, 2, 3]);
         assert_eq!((segs[0].start_cs, segs[0].end_cs), (0, 200));
         assert_eq!((segs[1].start_cs, segs[1].end_cs), (200, 400));
@@ -1281,7 +1448,9 @@ mod tests {
         single.remove(9);
         let mut m = Scripted::new(vec![single], 1000);
         let mut stats = Stats::default();
-        let segs = decode_chunk(&mut m, None, &DecodeOptions::default(), 0.0, &mut stats).unwrap();
+        let segs = decode_chunk(&mut m, None, &DecodeOptions::default(), 0.0, &mut stats)
+            .unwrap()
+            .segments;
         assert_eq!((stats.windows, segs.len()), (1, 2));
     }
 
@@ -1342,8 +1511,9 @@ mod tests {
         let run = |draft: Option<&Draft>| {
             let mut m = Scripted::new(vec![w.clone()], 600);
             let mut stats = Stats::default();
-            let segs =
-                decode_chunk(&mut m, draft, &DecodeOptions::default(), 0.0, &mut stats).unwrap();
+            let segs = decode_chunk(&mut m, draft, &DecodeOptions::default(), 0.0, &mut stats)
+                .unwrap()
+                .segments;
             (ids(&segs), segs, m.calls, stats)
         };
         let (plain, _, plain_calls, _) = run(None);
@@ -1389,7 +1559,8 @@ mod tests {
             0.0,
             &mut stats,
         )
-        .unwrap();
+        .unwrap()
+        .segments;
         assert_eq!(ids(&segs), said);
         let t = &segs[0].tokens;
         assert_eq!(t[7].id, 18);
@@ -1409,17 +1580,63 @@ mod tests {
             tolerance_nats: 4.0,
             ..Default::default()
         };
-        let segs =
-            decode_chunk(&mut m, Some(&draft), &options, 0.0, &mut Stats::default()).unwrap();
+        let segs = decode_chunk(&mut m, Some(&draft), &options, 0.0, &mut Stats::default())
+            .unwrap()
+            .segments;
         assert_eq!(ids(&segs), (1..=12).collect::<Vec<_>>());
         let (k, margin) = segs[0].tokens[7].asked.expect("taken within the tolerance");
         assert_eq!(k, 7);
         assert!((margin + 3.0).abs() < 1e-3, "{margin}");
         let mut m = Scripted::new(vec![w], 600);
         m.seconds.push((8, 8, 6.0));
-        let segs =
-            decode_chunk(&mut m, Some(&draft), &options, 0.0, &mut Stats::default()).unwrap();
+        let segs = decode_chunk(&mut m, Some(&draft), &options, 0.0, &mut Stats::default())
+            .unwrap()
+            .segments;
         assert_eq!(ids(&segs), said);
+    }
+
+    #[test]
+    fn words_left_out_are_forced_over_the_same_window() {
+        let v = vocab();
+        let draft = Draft {
+            tokens: (1..=14).collect(),
+            word: (0..14).collect(),
+            ends_sentence: vec![false; 14],
+        };
+        let window =
+            |said: &[Token]| [vec![ts(&v, 0)], said.to_vec(), vec![ts(&v, 600), v.eot]].concat();
+        let run = |m: &mut Scripted| {
+            let mut stats = Stats::default();
+            let out = decode_chunk(m, Some(&draft), &DecodeOptions::default(), 0.0, &mut stats);
+            (out.unwrap(), stats.windows)
+        };
+        // The audio says 18 where the transcript says 8 (word 7): the
+        // transcript's 8, forced after the window's text, is 3 nats below.
+        let mut said: Vec<Token> = (1..=14).collect();
+        said[7] = 18;
+        let mut m = Scripted::new(vec![window(&said)], 600);
+        m.seconds.push((8, 8, 3.0));
+        let (out, windows) = run(&mut m);
+        assert_eq!(windows, 1, "no second encoder pass");
+        assert_eq!(out.verdicts.len(), 1, "{:?}", out.verdicts);
+        assert_eq!(out.verdicts[0].word, 7);
+        assert!(
+            (out.verdicts[0].margin + 3.0).abs() < 1e-3,
+            "{:?}",
+            out.verdicts
+        );
+        // Where the audio clearly says 18, the transcript's 8 is refused.
+        let mut m = Scripted::new(vec![window(&said)], 600);
+        let (out, _) = run(&mut m);
+        assert_eq!(out.verdicts.len(), 1);
+        assert!(out.verdicts[0].margin < -20.0, "{:?}", out.verdicts);
+        // Six words the audio does not have (a cut sentence): left to
+        // verification, which hears them with their own context.
+        let said: Vec<Token> = [(1..=4).collect::<Vec<_>>(), (11..=14).collect()].concat();
+        let mut m = Scripted::new(vec![window(&said)], 600);
+        let (out, _) = run(&mut m);
+        assert_eq!(ids(&out.segments), said);
+        assert!(out.verdicts.is_empty(), "{:?}", out.verdicts);
     }
 
     #[test]
@@ -1449,7 +1666,8 @@ mod tests {
             0.0,
             &mut stats,
         )
-        .unwrap();
+        .unwrap()
+        .segments;
         assert_eq!(ids(&segs), said);
         let t = &segs[0].tokens;
         assert!(t[5..13].iter().all(|t| t.draft.is_none()));
@@ -1468,8 +1686,9 @@ mod tests {
                 m.seconds.extend((3..=12).map(|t| (pos, t, 0.0)));
             }
             let mut stats = Stats::default();
-            let segs =
-                decode_chunk(&mut m, None, &DecodeOptions::default(), 0.0, &mut stats).unwrap();
+            let segs = decode_chunk(&mut m, None, &DecodeOptions::default(), 0.0, &mut stats)
+                .unwrap()
+                .segments;
             (segs, stats)
         };
         let (segs, stats) = unsure(30.0);

@@ -34,6 +34,14 @@ pub struct RecognizedWord {
     pub asked: Option<(usize, f32)>,
 }
 
+/// What a recognizer heard: the words, and (decoding with the transcript
+/// as the draft) the model's verdicts on transcript words it did not take.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recognition {
+    pub words: Vec<RecognizedWord>,
+    pub verdicts: Vec<decode::Verdict>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum TranscribeError {
     #[error("the speech engine failed on the chunk at {start_s:.1} s: {detail}")]
@@ -55,7 +63,7 @@ pub trait Transcriber: Sync {
         samples_16k: &[f32],
         shared_from_sample: Option<usize>,
         draft: Option<&decode::Draft>,
-    ) -> Result<Vec<RecognizedWord>, TranscribeError>;
+    ) -> Result<Recognition, TranscribeError>;
 
     /// The transcript's words (index, text) as this engine's draft for
     /// [`Self::transcribe`]; `None`: this engine decodes without one.
@@ -101,19 +109,20 @@ impl Default for RunOptions {
 /// (it runs on its own thread); chunks are cut as the audio arrives and
 /// transcribed by `jobs` workers, with at most `jobs` chunks waiting, so memory
 /// does not grow with the episode's length. `on_chunk_done(seconds)` is called
-/// as chunks finish. Returns the stitched words and what `feed` returned.
+/// as chunks finish. Returns the stitched words, every chunk's verdicts and
+/// what `feed` returned.
 pub fn transcribe_stream<T: Send>(
     engine: &dyn Transcriber,
     draft: Option<&decode::Draft>,
     options: RunOptions,
     feed: impl FnOnce(&mut dyn FnMut(&[f32])) -> T + Send,
     on_chunk_done: &(dyn Fn(f64) + Sync),
-) -> Result<(Vec<RecognizedWord>, T), TranscribeError> {
+) -> Result<(Recognition, T), TranscribeError> {
     use std::sync::{mpsc, Mutex};
     let jobs = options.jobs.max(1);
     let (chunk_tx, chunk_rx) = mpsc::sync_channel::<(usize, chunk::Chunk, Vec<f32>)>(jobs);
     let chunk_rx = Mutex::new(chunk_rx);
-    let results: Mutex<Vec<(usize, chunk::Chunk, Vec<RecognizedWord>)>> = Mutex::new(Vec::new());
+    let results: Mutex<Vec<(usize, chunk::Chunk, Recognition)>> = Mutex::new(Vec::new());
     let failure: Mutex<Option<TranscribeError>> = Mutex::new(None);
     let fed = std::thread::scope(|scope| {
         let producer = scope.spawn(|| {
@@ -172,9 +181,16 @@ pub fn transcribe_stream<T: Send>(
     }
     let mut results = results.into_inner().expect("results");
     results.sort_by_key(|r| r.0);
-    let (chunks, words): (Vec<chunk::Chunk>, Vec<Vec<RecognizedWord>>) =
-        results.into_iter().map(|(_, c, w)| (c, w)).unzip();
-    Ok((chunk::stitch(&chunks, words), fed))
+    let mut verdicts = Vec::new();
+    let (chunks, words): (Vec<chunk::Chunk>, Vec<Vec<RecognizedWord>>) = results
+        .into_iter()
+        .map(|(_, c, r)| {
+            verdicts.extend(r.verdicts);
+            (c, r.words)
+        })
+        .unzip();
+    let words = chunk::stitch(&chunks, words);
+    Ok((Recognition { words, verdicts }, fed))
 }
 
 /// [`transcribe_stream`] over audio already in memory (fed in blocks, as a decoder would).
@@ -183,7 +199,7 @@ pub fn transcribe_samples(
     options: RunOptions,
     samples_16k: &[f32],
 ) -> Result<Vec<RecognizedWord>, TranscribeError> {
-    let (words, ()) = transcribe_stream(
+    let (recognition, ()) = transcribe_stream(
         engine,
         None,
         options,
@@ -194,7 +210,7 @@ pub fn transcribe_samples(
         },
         &|_| {},
     )?;
-    Ok(words)
+    Ok(recognition.words)
 }
 
 #[cfg(test)]
@@ -210,8 +226,8 @@ mod tests {
             samples_16k: &[f32],
             _shared_from_sample: Option<usize>,
             _draft: Option<&decode::Draft>,
-        ) -> Result<Vec<RecognizedWord>, TranscribeError> {
-            Ok((0..samples_16k.len())
+        ) -> Result<Recognition, TranscribeError> {
+            let words = (0..samples_16k.len())
                 .filter(|&i| samples_16k[i] > 0.5 && (i == 0 || samples_16k[i - 1] <= 0.5))
                 .map(|i| RecognizedWord {
                     text: "word".into(),
@@ -220,7 +236,11 @@ mod tests {
                     probability: 1.0,
                     ..Default::default()
                 })
-                .collect())
+                .collect();
+            Ok(Recognition {
+                words,
+                verdicts: Vec::new(),
+            })
         }
     }
 

@@ -14,7 +14,7 @@ use std::path::Path;
 use whisper_rs::whisper_rs_sys as sys;
 
 use super::decode::{self, Draft, Token};
-use super::{RecognizedWord, TranscribeError, Transcriber};
+use super::{Recognition, RecognizedWord, TranscribeError, Transcriber};
 use crate::model::{self, ModelInfo};
 
 /// Engine settings.
@@ -511,23 +511,30 @@ impl Transcriber for WhisperEngine {
         samples_16k: &[f32],
         shared_from_sample: Option<usize>,
         draft: Option<&Draft>,
-    ) -> Result<Vec<RecognizedWord>, TranscribeError> {
+    ) -> Result<Recognition, TranscribeError> {
         if let Some(draft) = draft.filter(|_| self.guided()) {
-            if let Some(words) = self.decode_guided(samples_16k, shared_from_sample, draft)? {
-                if repetition_loop(&words).is_none() {
-                    return Ok(words);
+            if let Some(mut guided) = self.decode_guided(samples_16k, shared_from_sample, draft)? {
+                if repetition_loop(&guided.words).is_none() {
+                    self.hear_passed_over(samples_16k, &mut guided.words)?;
+                    return Ok(guided);
                 }
             }
         }
         let words = self.decode(samples_16k, shared_from_sample, 0.0)?;
-        if repetition_loop(&words).is_none() {
-            return Ok(words);
-        }
-        let again = self.decode(samples_16k, shared_from_sample, LOOP_RETRY_TEMPERATURE)?;
-        Ok(if repetition_loop(&again).is_none() {
-            again
+        let mut words = if repetition_loop(&words).is_none() {
+            words
         } else {
-            collapse_loops(words)
+            let again = self.decode(samples_16k, shared_from_sample, LOOP_RETRY_TEMPERATURE)?;
+            if repetition_loop(&again).is_none() {
+                again
+            } else {
+                collapse_loops(words)
+            }
+        };
+        self.hear_passed_over(samples_16k, &mut words)?;
+        Ok(Recognition {
+            words,
+            verdicts: Vec::new(),
         })
     }
 
@@ -544,30 +551,17 @@ impl Transcriber for WhisperEngine {
         if !self.guided() {
             return None;
         }
-        let mut buf = vec![0 as Token; 256];
-        Some(Draft::new(
-            words,
-            |text| {
-                let Ok(text) = CString::new(text) else {
-                    return Vec::new();
-                };
-                // SAFETY: a loaded context, a NUL-terminated string and a buffer of the length passed.
-                let n = unsafe {
-                    sys::whisper_tokenize(
-                        self.ctx.0,
-                        text.as_ptr(),
-                        buf.as_mut_ptr(),
-                        buf.len() as i32,
-                    )
-                };
-                buf[..n.max(0) as usize].to_vec()
-            },
-            &self.vocab,
-        ))
+        Some(Draft::new(words, |text| self.tokenize(text), &self.vocab))
     }
 }
 
 const LOOP_RETRY_TEMPERATURE: f32 = 0.4;
+
+/// Speech at least this long that no decoded word covers is decoded again
+/// on its own ([`WhisperEngine::hear_passed_over`]).
+const MIN_UNHEARD_MS: u64 = 1_500;
+/// Audio kept on either side of it then.
+const UNHEARD_EDGE_MS: u64 = 300;
 
 /// How far past the start of the next chunk's audio this chunk's words must
 /// reach for decoding to stop (10 ms units). The next chunk's first words
@@ -747,6 +741,39 @@ impl WhisperEngine {
 }
 
 impl WhisperEngine {
+    /// Decodes again, each on its own, the stretches of speech between a
+    /// chunk's words that no word covers ([`crate::audio::speech::unheard`]),
+    /// and adds what is heard there. Whisper passes over speech now and
+    /// then, most often speech said twice: on the edited 45-minute sample
+    /// the guided decoding went from the first reading of a repeated
+    /// sentence to the sentence after the second, and the repeat was not
+    /// reported. Music between words is decoded again too, for nothing.
+    fn hear_passed_over(
+        &self,
+        samples_16k: &[f32],
+        words: &mut Vec<RecognizedWord>,
+    ) -> Result<(), TranscribeError> {
+        let mut meter = crate::audio::speech::LevelMeter::default();
+        meter.push(samples_16k);
+        let heard: Vec<(u64, u64)> = words.iter().map(|w| (w.start_ms, w.end_ms)).collect();
+        let passed_over =
+            crate::audio::speech::unheard(&meter.sounding_ms(), &heard, MIN_UNHEARD_MS);
+        let sample = |ms: u64| ((ms * 16) as usize).min(samples_16k.len());
+        for (from_ms, to_ms) in passed_over {
+            let clip_ms = from_ms.saturating_sub(UNHEARD_EDGE_MS);
+            let clip = &samples_16k[sample(clip_ms)..sample(to_ms + UNHEARD_EDGE_MS)];
+            for mut w in self.decode(clip, None, 0.0)? {
+                w.start_ms += clip_ms;
+                w.end_ms += clip_ms;
+                if (from_ms..to_ms).contains(&((w.start_ms + w.end_ms) / 2)) {
+                    words.push(w);
+                }
+            }
+        }
+        words.sort_by_key(|w| w.start_ms);
+        Ok(())
+    }
+
     /// Whether this engine decodes with the transcript as the draft: it
     /// needs DTW token times and a known language.
     fn guided(&self) -> bool {
@@ -754,14 +781,15 @@ impl WhisperEngine {
     }
 
     /// podcap's decoding loop ([`decode::decode_chunk`]) on one chunk, with
-    /// `draft` (if any) as the draft: the segments, and what the loop did.
+    /// `draft` (if any) as the draft: the segments and verdicts, and what
+    /// the loop did.
     pub fn decode_segments(
         &self,
         samples_16k: &[f32],
         shared_from_sample: Option<usize>,
         draft: Option<&Draft>,
         options: decode::DecodeOptions,
-    ) -> Result<(Vec<decode::Segment>, decode::Stats), TranscribeError> {
+    ) -> Result<(decode::Decoded, decode::Stats), TranscribeError> {
         let engine_err = |detail: String| TranscribeError::Engine {
             start_s: 0.0,
             detail,
@@ -772,9 +800,9 @@ impl WhisperEngine {
             ..options
         };
         let mut stats = decode::Stats::default();
-        let segments = decode::decode_chunk(&mut decoder, draft, &options, 0.0, &mut stats)
+        let decoded = decode::decode_chunk(&mut decoder, draft, &options, 0.0, &mut stats)
             .map_err(engine_err)?;
-        Ok((segments, stats))
+        Ok((decoded, stats))
     }
 
     /// Words by podcap's own loop with the transcript as the draft; `None`
@@ -785,20 +813,20 @@ impl WhisperEngine {
         samples_16k: &[f32],
         shared_from_sample: Option<usize>,
         draft: &Draft,
-    ) -> Result<Option<Vec<RecognizedWord>>, TranscribeError> {
+    ) -> Result<Option<Recognition>, TranscribeError> {
         let options = decode::DecodeOptions {
             tolerance_nats: self.options.draft_tolerance_nats,
             sample_when_failing: false,
             ..Default::default()
         };
-        let (segments, stats) =
+        let (decoded, stats) =
             self.decode_segments(samples_16k, shared_from_sample, Some(draft), options)?;
         if stats.failed_windows > 0 {
             return Ok(None);
         }
         let mut words = Vec::new();
         let mut prev_end_cs: i64 = -1;
-        for segment in &segments {
+        for segment in &decoded.segments {
             let mut segment_words = Vec::new();
             let mut current: Option<WordBuilder> = None;
             for token in &segment.tokens {
@@ -828,7 +856,10 @@ impl WhisperEngine {
             }
         }
         super::onset::snap_to_sound(&mut words, samples_16k);
-        Ok(Some(words))
+        Ok(Some(Recognition {
+            words,
+            verdicts: decoded.verdicts,
+        }))
     }
 }
 
@@ -852,98 +883,54 @@ impl WhisperEngine {
             start_s: 0.0,
             detail,
         };
-        let ctx = self.ctx.0;
-        let threads = self.options.threads_per_job.max(1) as i32;
-        let state = State::new(&self.ctx).map_err(engine_err)?;
-        // SAFETY: plain C calls on our context and state, with buffers of the
-        // lengths passed.
-        unsafe {
-            if sys::whisper_pcm_to_mel_with_state(
-                ctx,
-                state.0,
-                samples_16k.as_ptr(),
-                samples_16k.len() as i32,
-                threads,
-            ) != 0
-                || sys::whisper_encode_with_state(ctx, state.0, 0, threads) != 0
-            {
-                return Err(engine_err("whisper.cpp could not encode the audio".into()));
+        let mut decoder = ChunkDecoder::new(self, samples_16k).map_err(engine_err)?;
+        decode::Decoder::encode(&mut decoder, 0).map_err(engine_err)?;
+        let vocab = &self.vocab;
+        let mut text = vocab.sot_sequence.clone();
+        text.push(vocab.not);
+        let max_tokens = decode::N_TEXT_CTX / 2;
+        // Each asked word's first alphanumeric token: its position in `text`.
+        let mut asked: Vec<(usize, usize)> = Vec::new();
+        for (k, word) in words.iter().enumerate() {
+            let tokens = self.tokenize(&format!(" {word}"));
+            if tokens.is_empty() {
+                continue;
             }
-            let eot = sys::whisper_token_eot(ctx);
-            let mut seq = vec![sys::whisper_token_sot(ctx)];
-            if self.info.is_multilingual() {
-                let lang = CString::new(self.options.language.as_str()).unwrap_or_default();
-                let id = sys::whisper_lang_id(lang.as_ptr()).max(0);
-                seq.push(sys::whisper_token_lang(ctx, id));
-                seq.push(sys::whisper_token_transcribe(ctx));
+            if text.len() + tokens.len() > max_tokens {
+                break;
             }
-            seq.push(sys::whisper_token_not(ctx));
-            let max_tokens = (sys::whisper_n_text_ctx(ctx) / 2) as usize;
-            // Position in `seq` of each asked word's first alphanumeric token.
-            let mut first = vec![None; words.len()];
-            let mut buf = [0 as sys::whisper_token; 64];
-            for (k, word) in words.iter().enumerate() {
-                let text = CString::new(format!(" {word}")).unwrap_or_default();
-                let n =
-                    sys::whisper_tokenize(ctx, text.as_ptr(), buf.as_mut_ptr(), buf.len() as i32);
-                if n <= 0 {
-                    continue;
+            if ask.get(k) == Some(&true) {
+                if let Some(i) = tokens.iter().position(|&t| vocab.has_alphanumeric(t)) {
+                    asked.push((text.len() + i, k));
                 }
-                if seq.len() + n as usize > max_tokens {
-                    break;
-                }
-                let tokens = &buf[..n as usize];
-                if ask.get(k) == Some(&true) {
-                    first[k] = tokens
-                        .iter()
-                        .position(|&t| {
-                            CStr::from_ptr(sys::whisper_token_to_str(ctx, t))
-                                .to_bytes()
-                                .iter()
-                                .any(|b| b.is_ascii_alphanumeric() || *b >= 0x80)
-                        })
-                        .map(|i| seq.len() + i);
-                }
-                seq.extend_from_slice(tokens);
             }
-            // The text up to each asked token goes through the decoder in one
-            // batch from where the last stopped (the KV cache keeps the rest),
-            // with the logits of its last position only: one vocabulary row
-            // per asked word, not per token.
-            let n_vocab = sys::whisper_n_vocab(ctx) as usize;
-            let mut margins = vec![None; words.len()];
-            let mut done = 0usize;
-            let mut asked: Vec<(usize, usize)> = first
-                .iter()
-                .enumerate()
-                .filter_map(|(k, p)| p.map(|p| (p, k)))
-                .collect();
-            asked.sort_unstable();
-            for (p, k) in asked {
-                let segment = &seq[done..p];
-                if sys::whisper_decode_logits_with_state(
-                    ctx,
-                    state.0,
-                    segment.as_ptr(),
-                    segment.len() as i32,
-                    done as i32,
-                    segment.len() as i32 - 1,
-                    threads,
-                ) != 0
-                {
-                    return Err(engine_err("whisper.cpp could not decode the text".into()));
-                }
-                let row = std::slice::from_raw_parts(
-                    sys::whisper_get_logits_from_state(state.0).add((segment.len() - 1) * n_vocab),
-                    n_vocab,
-                );
-                // The model may write text or end the text, nothing else.
-                let row = &row[..=eot as usize];
-                let best = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                margins[k] = Some(row[seq[p] as usize] - best);
-                done = p;
-            }
-            Ok(margins)
+            text.extend_from_slice(&tokens);
         }
+        let positions: Vec<usize> = asked.iter().map(|a| a.0).collect();
+        let found = decode::forced_margins(&mut decoder, &text, &positions).map_err(engine_err)?;
+        let mut margins = vec![None; words.len()];
+        for ((_, k), m) in asked.into_iter().zip(found) {
+            margins[k] = Some(m);
+        }
+        Ok(margins)
+    }
+
+    /// whisper.cpp's tokens for `text` (at most 256).
+    fn tokenize(&self, text: &str) -> Vec<Token> {
+        let Ok(text) = CString::new(text) else {
+            return Vec::new();
+        };
+        let mut buf = vec![0 as Token; 256];
+        // SAFETY: a loaded context, a NUL-terminated string and a buffer of the length passed.
+        let n = unsafe {
+            sys::whisper_tokenize(
+                self.ctx.0,
+                text.as_ptr(),
+                buf.as_mut_ptr(),
+                buf.len() as i32,
+            )
+        };
+        buf.truncate(n.max(0) as usize);
+        buf
     }
 }
