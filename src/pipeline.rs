@@ -360,7 +360,7 @@ pub fn analyze_on(
         &options.cues,
     );
     if report.transcript.is_some() {
-        align::verify::take_forced_verdicts(&mut report.words, &recognition.verdicts);
+        let refused = align::verify::take_forced_verdicts(&mut report.words, &recognition.verdicts);
         progress.stage("verifying");
         let t = Instant::now();
         verify(
@@ -369,6 +369,7 @@ pub fn analyze_on(
             options.run.jobs,
             &mut report.words,
         )?;
+        align::verify::settle(&mut report.words, &refused);
         report.substitutions = align::substitutions(&report.words);
         report.timings.verify_ms = t.elapsed().as_millis() as u64;
     }

@@ -146,16 +146,44 @@ pub fn take_decoding_verdicts(words: &mut [AlignedWord], recognized: &[Recognize
 
 /// Takes the verdicts of the decoding's forced text ([`Verdict`]): a
 /// substituted or interpolated word gets the best margin a chunk gave it
-/// (chunks overlap), and is not forced again.
-pub fn take_forced_verdicts(words: &mut [AlignedWord], verdicts: &[Verdict]) {
+/// (chunks overlap). An acceptance stands. A refusal says the transcript is
+/// wrong there, and is heard again by verification, in its own window with
+/// the word's sentence as context; the refusals are returned for
+/// [`settle`] after it. (Taken as they stood, they flagged 4 words per 10
+/// minutes on a fast voice the transcript agrees with, as verification
+/// alone did; a word both refuse, 3.)
+pub fn take_forced_verdicts(words: &mut [AlignedWord], verdicts: &[Verdict]) -> Vec<(usize, f32)> {
+    let mut best: std::collections::BTreeMap<usize, f32> = std::collections::BTreeMap::new();
     for v in verdicts {
-        let Some(w) = words.get_mut(v.word) else {
-            continue;
-        };
-        let asked = matches!(w.status, WordStatus::Substituted | WordStatus::Interpolated);
-        if asked && w.margin.is_none_or(|m| m < v.margin) {
-            w.margin = Some(v.margin);
+        let asked = words.get(v.word).is_some_and(|w| {
+            matches!(w.status, WordStatus::Substituted | WordStatus::Interpolated)
+        });
+        if asked {
+            let m = best.entry(v.word).or_insert(v.margin);
+            *m = m.max(v.margin);
         }
+    }
+    let mut refused = Vec::new();
+    for (k, m) in best {
+        let w = &mut words[k];
+        if m >= MAX_REFUSED_MARGIN {
+            if w.margin.is_none_or(|x| x < m) {
+                w.margin = Some(m);
+            }
+        } else if w.margin.is_none() {
+            refused.push((k, m));
+        }
+    }
+    refused
+}
+
+/// A word the decoding's window refused ([`take_forced_verdicts`]) keeps
+/// the better of that margin and verification's: it is refused only if
+/// both refuse it.
+pub fn settle(words: &mut [AlignedWord], refused: &[(usize, f32)]) {
+    for &(k, m) in refused {
+        let w = &mut words[k];
+        w.margin = Some(w.margin.map_or(m, |v| v.max(m)));
     }
 }
 
@@ -224,5 +252,42 @@ mod tests {
         // A word with a verdict (carried over from a saved run) is not asked again.
         words[10].margin = Some(-1.0);
         assert!(plan(&words[..30]).is_empty());
+    }
+
+    #[test]
+    fn a_refusal_in_the_decoding_is_heard_again() {
+        let mut words: Vec<AlignedWord> = (0..20)
+            .map(|i| word(WordStatus::Substituted, i * 500))
+            .collect();
+        words[0].status = WordStatus::Matched;
+        let v = |word, margin| Verdict { word, margin };
+        // Two chunks' verdicts on word 3: the better stands.
+        let verdicts = [
+            v(0, -20.0),
+            v(1, -2.0),
+            v(2, -12.0),
+            v(3, -9.0),
+            v(3, -1.0),
+            v(4, -15.0),
+        ];
+        let refused = take_forced_verdicts(&mut words, &verdicts);
+        assert_eq!(words[0].margin, None, "a matched word is not asked");
+        assert_eq!(words[1].margin, Some(-2.0));
+        assert_eq!(words[3].margin, Some(-1.0));
+        assert_eq!(refused, [(2, -12.0), (4, -15.0)]);
+        let asked = &plan(&words)[0].asked;
+        assert!(asked.contains(&2) && asked.contains(&4), "{asked:?}");
+        assert!(!asked.contains(&1) && !asked.contains(&3), "{asked:?}");
+        // Verification accepts word 2 and refuses word 4; word 5 it did not reach.
+        words[2].margin = Some(-3.0);
+        words[4].margin = Some(-18.0);
+        settle(&mut words, &refused);
+        assert_eq!(words[2].margin, Some(-3.0));
+        assert_eq!(
+            words[4].margin,
+            Some(-15.0),
+            "both refuse: the better margin"
+        );
+        assert_eq!(words[5].margin, None);
     }
 }
