@@ -294,7 +294,8 @@ pub fn build_cues(words: &[AlignedWord], options: &CueOptions) -> Vec<Cue> {
         let next_start = cues.get(k + 1).map(|c| c.start_ms);
         let c = &mut cues[k];
         let chars = c.lines.iter().map(|l| l.chars().count()).sum::<usize>() as f64;
-        let wanted_ms = ((chars / options.max_chars_per_s) * 1000.0) as u64;
+        // Rounded up: a cue cut short by a millisecond reads too fast.
+        let wanted_ms = ((chars / options.max_chars_per_s) * 1000.0).ceil() as u64;
         let mut end = c
             .end_ms
             .max(c.start_ms + wanted_ms.max(options.min_duration_ms));
@@ -507,11 +508,8 @@ mod tests {
         let cues = build_cues(&words, &CueOptions::default());
         assert_eq!(cues.len(), 1);
         let chars = cues[0].text().chars().count() as f64;
-        assert!(
-            (cues[0].end_ms - cues[0].start_ms) as f64 >= chars / 17.0 * 1000.0 - 1.0,
-            "{:?}",
-            cues[0]
-        );
+        let duration_ms = (cues[0].end_ms - cues[0].start_ms) as f64;
+        assert!(chars / duration_ms * 1000.0 <= 17.0, "{:?}", cues[0]);
     }
 
     #[test]
