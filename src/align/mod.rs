@@ -725,9 +725,28 @@ fn unscripted_regions(recognized: &[RecognizedWord], used: &[bool]) -> Vec<Unscr
     out
 }
 
-/// Whether the model accepts a word's transcript text, if asked.
+/// Whether a word's transcript text stands, if the model was asked: the
+/// model accepts it ([`verify::MAX_REFUSED_MARGIN`]), or, for a word heard
+/// as one that resembles it ([`dp::resembles`]: "expropriating" as
+/// "extrapreating", "glasnost" as "glass-host"), does not refuse it beyond
+/// [`verify::MAX_REFUSED_MARGIN_MISHEARD`].
 pub fn verdict(w: &AlignedWord) -> Option<bool> {
-    w.margin.map(|m| m >= verify::MAX_REFUSED_MARGIN)
+    let letters = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let misheard = w
+        .heard
+        .as_deref()
+        .is_some_and(|h| dp::resembles(&letters(&w.text), &letters(h)));
+    let limit = if misheard {
+        verify::MAX_REFUSED_MARGIN_MISHEARD
+    } else {
+        verify::MAX_REFUSED_MARGIN
+    };
+    w.margin.map(|m| m >= limit)
 }
 
 /// Runs of substituted words (across unspoken ones) as disagreements, and

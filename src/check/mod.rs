@@ -872,8 +872,12 @@ mod tests {
         assert_eq!(c.findings.len(), 1);
         assert!(c.findings[0].low_confidence);
         assert_eq!(c.figures.wer, 0.0);
-        // Refused: counted, with the margin's confidence.
+        // Refused as a word the model hardly knows may be ("Thursday"
+        // resembles "Tuesday"): a slip still.
         let c = judged(-12.0);
+        assert!(c.findings[0].low_confidence);
+        // Refused beyond that: counted, with the margin's confidence.
+        let c = judged(-16.0);
         assert!(!c.findings[0].low_confidence);
         assert!(c.findings[0].confidence > 0.99);
         assert_eq!(c.figures.substitutions, 1);
