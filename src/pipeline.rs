@@ -115,6 +115,16 @@ pub struct Report {
     pub timings: Timings,
 }
 
+impl Report {
+    /// What the model's verdicts on the words ([`align::AlignedWord::margin`]) say
+    /// of the disagreements: the substitutions, and the unscripted regions
+    /// that are not transcript words it confirmed there.
+    pub fn take_verdicts(&mut self) {
+        self.substitutions = align::substitutions(&self.words);
+        align::drop_confirmed_unscripted(&mut self.unscripted, &self.words);
+    }
+}
+
 /// A place where transcript and audio disagree, as a producer is shown it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Disagreement {
@@ -370,7 +380,7 @@ pub fn analyze_on(
             &mut report.words,
         )?;
         align::verify::settle(&mut report.words, &refused);
-        report.substitutions = align::substitutions(&report.words);
+        report.take_verdicts();
         report.timings.verify_ms = t.elapsed().as_millis() as u64;
     }
     report.timings.transcribe_ms = transcribe_ms;
@@ -607,7 +617,7 @@ pub fn realign_report(
             .start_ms
             .and_then(|t| verdicts.get(&(w.text.as_str(), t)).copied());
     }
-    report.substitutions = align::substitutions(&report.words);
+    report.take_verdicts();
     Ok(report)
 }
 

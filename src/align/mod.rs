@@ -725,6 +725,24 @@ fn unscripted_regions(recognized: &[RecognizedWord], used: &[bool]) -> Vec<Unscr
     out
 }
 
+/// Drops the unscripted regions that are the recognizer's other reading of
+/// transcript words the model confirmed there: a region that overlaps a
+/// substituted or interpolated word whose text stands ([`verdict`]) is
+/// speech the transcript has ("Mail and Kong, cruise" over "Malenkov,
+/// Khrushchev", accepted when asked).
+pub fn drop_confirmed_unscripted(unscripted: &mut Vec<UnscriptedRegion>, words: &[AlignedWord]) {
+    let confirmed: Vec<(u64, u64)> = words
+        .iter()
+        .filter(|w| verdict(w) == Some(true))
+        .filter_map(|w| Some((w.start_ms?, w.end_ms?)))
+        .collect();
+    unscripted.retain(|u| {
+        !confirmed
+            .iter()
+            .any(|&(a, b)| a < u.end_ms && u.start_ms < b)
+    });
+}
+
 /// Whether a word's transcript text stands, if the model was asked: the
 /// model accepts it ([`verify::MAX_REFUSED_MARGIN`]), or, for a word heard
 /// as one that resembles it ([`dp::resembles`]: "expropriating" as
@@ -1171,5 +1189,38 @@ mod tests {
         assert!(wrong.is_empty(), "{wrong:?}");
         assert_eq!(a.words[9100].start_ms, Some(9003 * 300));
         assert_eq!(a.unscripted.len(), 1);
+    }
+
+    #[test]
+    fn unscripted_speech_over_confirmed_words_is_their_misreading() {
+        let w = |text: &str, status, start_ms, margin| AlignedWord {
+            text: text.into(),
+            start_ms: Some(start_ms),
+            end_ms: Some(start_ms + 400),
+            confidence: 0.5,
+            status,
+            heard: Some("chef".into()),
+            margin,
+            char_start: 0,
+            char_end: 0,
+            line: 0,
+            starts_line: false,
+            speaker: None,
+        };
+        let words = vec![
+            w("Malenkov,", WordStatus::Substituted, 1_000, Some(-3.0)),
+            w("Brezhnev,", WordStatus::Substituted, 5_000, Some(-12.0)),
+            w("Andropov,", WordStatus::Substituted, 9_000, None),
+        ];
+        let region = |start_ms: u64| UnscriptedRegion {
+            start_ms,
+            end_ms: start_ms + 1_000,
+            text: "mail and kong cruise".into(),
+        };
+        let mut unscripted = vec![region(500), region(4_800), region(8_800), region(20_000)];
+        drop_confirmed_unscripted(&mut unscripted, &words);
+        let starts: Vec<u64> = unscripted.iter().map(|u| u.start_ms).collect();
+        // Over a refused word, an unasked one, or no word: still unscripted.
+        assert_eq!(starts, [4_800, 8_800, 20_000]);
     }
 }

@@ -417,7 +417,7 @@ impl Run<'_> {
                 options.run.jobs,
                 &mut report.words,
             )?;
-            report.substitutions = crate::align::substitutions(&report.words);
+            report.take_verdicts();
         }
         Ok(report)
     }
