@@ -153,7 +153,8 @@ pub fn take_decoding_verdicts(words: &mut [AlignedWord], recognized: &[Recognize
 
 /// Takes the verdicts of the decoding's forced text ([`Verdict`]): a
 /// substituted or interpolated word gets the best margin a chunk gave it
-/// (chunks overlap). An acceptance stands. A refusal says the transcript is
+/// (chunks overlap). A margin that lets the word stand
+/// ([`super::verdict`]) stands. A refusal says the transcript is
 /// wrong there, and is heard again by verification, in its own window with
 /// the word's sentence as context; the refusals are returned for
 /// [`settle`] after it. (Taken as they stood, they flagged 4 words per 10
@@ -173,12 +174,16 @@ pub fn take_forced_verdicts(words: &mut [AlignedWord], verdicts: &[Verdict]) -> 
     let mut refused = Vec::new();
     for (k, m) in best {
         let w = &mut words[k];
-        if m >= MAX_REFUSED_MARGIN {
-            if w.margin.is_none_or(|x| x < m) {
-                w.margin = Some(m);
+        let before = w.margin;
+        if before.is_some_and(|x| x >= m) {
+            continue;
+        }
+        w.margin = Some(m);
+        if super::verdict(w) != Some(true) {
+            w.margin = before;
+            if before.is_none() {
+                refused.push((k, m));
             }
-        } else if w.margin.is_none() {
-            refused.push((k, m));
         }
     }
     refused
