@@ -336,3 +336,62 @@ fn speech_missing_from_the_transcript_decodes_as_free_speech() {
         outside.len()
     );
 }
+
+/// A word the transcript changed is judged inside the decoding window that
+/// heard it: forced over that window's encoder output, no encoder pass of
+/// its own; the rest of its sentence stands.
+#[test]
+fn a_changed_word_is_refused_inside_its_window() {
+    let chunk = sample_chunk(28);
+    let truth = sample_truth();
+    let words = truth["words"].as_array().unwrap();
+    let start = |w: &serde_json::Value| w["start_s"].as_f64().unwrap();
+    // A word of 5 letters or more said between 9 and 18 s, changed (the
+    // draft is found from the chunk's first few words that agree with it).
+    let k = words
+        .iter()
+        .position(|w| {
+            (9.0..18.0).contains(&start(w))
+                && w["text"].as_str().unwrap().chars().all(char::is_alphabetic)
+                && w["text"].as_str().unwrap().len() >= 5
+        })
+        .unwrap();
+    let texts: Vec<String> = words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            if i == k {
+                "banana".to_string()
+            } else {
+                w["text"].as_str().unwrap().to_string()
+            }
+        })
+        .collect();
+    let engine = one_thread_engine(1);
+    let draft = engine
+        .draft(&mut texts.iter().enumerate().map(|(i, t)| (i, t.as_str())))
+        .unwrap();
+    let options = DecodeOptions {
+        tolerance_nats: 3.0,
+        ..Default::default()
+    };
+    let (decoded, stats) = engine
+        .decode_segments(&chunk, Some(20 * 16_000), Some(&draft), options)
+        .unwrap();
+    assert_eq!(stats.windows, 1, "{stats:?}");
+    let verdict = decoded.verdicts.iter().find(|v| v.word == k);
+    let refused = podcap::align::verify::MAX_REFUSED_MARGIN;
+    assert!(
+        verdict.is_some_and(|v| v.margin < refused),
+        "'banana' for '{}': {:?}",
+        words[k]["text"],
+        decoded.verdicts
+    );
+    let sentence = &words[k]["sentence"];
+    let others: Vec<_> = decoded
+        .verdicts
+        .iter()
+        .filter(|v| v.word != k && &words[v.word]["sentence"] == sentence && v.margin < refused)
+        .collect();
+    assert!(others.is_empty(), "{others:?}");
+}
