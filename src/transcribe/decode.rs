@@ -31,6 +31,11 @@
 //! best is text (never over a timestamp or the end of text). With a
 //! tolerance of 0 the tokens are those of plain greedy decoding. Each chunk
 //! finds its place from its own words, so chunks stay independent.
+//!
+//! **Verdicts.** After each window, the transcript words it left out between
+//! two words it took are forced through the decoder over the same encoder
+//! output ([`window_verdicts`]): the model's verdict on each, for the
+//! alignment's verification, without an encoder pass of its own.
 
 use std::ops::Range;
 
@@ -450,9 +455,9 @@ pub struct Segment {
 }
 
 /// The model's verdict on one transcript word, by teacher forcing: the
-/// margin (nats) of the word's first alphanumeric token, its logit less the
-/// best of the text tokens and the end of text there. 0: the model writes
-/// that word itself; far below 0: the audio says something else.
+/// margin (nats) at the word's first alphanumeric token ([`forced_margins`]).
+/// 0: the model writes that word itself; far below 0: the audio says
+/// something else.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Verdict {
     /// Index into the words the draft was made from.
