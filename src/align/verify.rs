@@ -31,10 +31,10 @@
 //! it took (up to 4 in a row) are forced over that window's encoder output,
 //! in the window's own text ([`crate::transcribe::decode::Verdict`]). That
 //! costs a decoder batch, not a second encoder pass, and halved the time of
-//! this stage (first 10 minutes of the sample: 6.5 s to 3.3 s) at the same
-//! disagreements. Left for the windows planned here: longer runs (a cut
-//! sentence), words the decoding never reached, and chunks whisper.cpp
-//! decoded.
+//! this stage (first 10 minutes of the sample: 6.5 s to 3.3 s). Left for
+//! the windows planned here: longer runs (a cut sentence), words the
+//! decoding never reached, chunks whisper.cpp decoded, and a second opinion
+//! on each word a window refused ([`take_forced_verdicts`]).
 //!
 //! This module plans the windows and applies the margins; the pipeline
 //! decodes the audio and runs the model.
