@@ -749,16 +749,11 @@ pub fn drop_confirmed_unscripted(unscripted: &mut Vec<UnscriptedRegion>, words: 
 /// "extrapreating", "glasnost" as "glass-host"), does not refuse it beyond
 /// [`verify::MAX_REFUSED_MARGIN_MISHEARD`].
 pub fn verdict(w: &AlignedWord) -> Option<bool> {
-    let letters = |s: &str| -> String {
-        s.chars()
-            .filter(|c| c.is_alphanumeric())
-            .flat_map(char::to_lowercase)
-            .collect()
-    };
+    let said = |s: &str| normalize::tokens(s).concat();
     let misheard = w
         .heard
         .as_deref()
-        .is_some_and(|h| dp::resembles(&letters(&w.text), &letters(h)));
+        .is_some_and(|h| dp::resembles(&said(&w.text), &said(h)));
     let limit = if misheard {
         verify::MAX_REFUSED_MARGIN_MISHEARD
     } else {
