@@ -140,6 +140,13 @@ pub enum Disagreement {
         transcript: String,
         audio: String,
     },
+    /// The transcript's written times stop matching the audio here
+    /// ([`align::written_time_shifts`]).
+    TimesShift {
+        at_ms: u64,
+        written_ms: u64,
+        offset_ms: i64,
+    },
 }
 
 impl Disagreement {
@@ -147,7 +154,8 @@ impl Disagreement {
         match self {
             Self::NotInAudio { at_ms, .. }
             | Self::NotInTranscript { at_ms, .. }
-            | Self::Changed { at_ms, .. } => *at_ms,
+            | Self::Changed { at_ms, .. }
+            | Self::TimesShift { at_ms, .. } => *at_ms,
         }
     }
 }
@@ -183,6 +191,15 @@ impl Report {
                         at_ms: s.start_ms,
                         transcript: s.transcript.clone(),
                         audio: s.audio.clone(),
+                    }),
+            )
+            .chain(
+                align::written_time_shifts(&self.words)
+                    .into_iter()
+                    .map(|s| Disagreement::TimesShift {
+                        at_ms: s.heard_ms,
+                        written_ms: s.written_ms,
+                        offset_ms: s.offset_ms,
                     }),
             )
             .collect();

@@ -13,12 +13,12 @@ use std::path::Path;
 
 /// Synthesizes `transcript` with `scripts/make-sample` (one voice per named
 /// speaker), captions it and checks what every show must hold. Returns the
-/// report, the ground truth and the WebVTT.
+/// report, the ground truth, the WebVTT and what `caption` printed.
 fn caption_show(
     transcript: &Path,
     engine: &str,
     extra: &[&str],
-) -> (serde_json::Value, serde_json::Value, String) {
+) -> (serde_json::Value, serde_json::Value, String, String) {
     tiny_model();
     let dir = tempfile::tempdir().unwrap();
     let ext = transcript.extension().unwrap().to_str().unwrap();
@@ -94,7 +94,12 @@ fn caption_show(
         String::from_utf8_lossy(&limits.stdout)
     );
     let vtt = std::fs::read_to_string(out.join("show.vtt")).unwrap();
-    (report, truth, vtt)
+    (
+        report,
+        truth,
+        vtt,
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+    )
 }
 
 fn assert_speakers(vtt: &str, names: &[&str]) {
@@ -129,7 +134,7 @@ fn labels_times_and_headings_are_never_captioned_and_the_speech_is() {
     );
     let path = dir.path().join("styled.txt");
     std::fs::write(&path, &transcript).unwrap();
-    let (_, truth, vtt) = caption_show(&path, "espeak", &[]);
+    let (_, truth, vtt, _) = caption_show(&path, "espeak", &[]);
     let kinds: Vec<&str> = truth["unspoken"]
         .as_array()
         .unwrap()
@@ -146,7 +151,7 @@ fn labels_times_and_headings_are_never_captioned_and_the_speech_is() {
 fn a_markdown_show_with_two_hosts_in_another_speech_engine() {
     // Bold names, `##` chapters, `(laughs)`, `[crosstalk]`, show-note links;
     // spoken by Festival.
-    let (_, _, vtt) = caption_show(
+    let (_, _, vtt, _) = caption_show(
         &root().join("samples/shows/small-gardens.md"),
         "festival",
         &[],
@@ -167,7 +172,7 @@ fn a_markdown_show_with_two_hosts_in_another_speech_engine() {
 fn an_html_show_with_three_hosts_and_an_ad_read() {
     // `<strong>Speaker 1</strong> (00:00:06):`, numbered `<h2>` chapters,
     // `[inaudible]`, navigation and footer; an ad read the page does not have.
-    let (report, _, vtt) = caption_show(
+    let (report, _, vtt, _) = caption_show(
         &root().join("samples/shows/night-shift.html"),
         "espeak",
         &["--ad-read", "40"],
@@ -188,16 +193,36 @@ fn an_html_show_with_three_hosts_and_an_ad_read() {
 #[test]
 fn a_plain_show_with_names_and_times_on_their_own_lines() {
     // `Dana Cruz  0:05` alone on its line, `Chapter 1: ...`, an inline
-    // `[00:00:37]`; Festival, with an ad read.
-    let (_, _, vtt) = caption_show(
+    // `[00:00:37]`; Festival, with an ad read. make-sample writes the times
+    // as heard without the ad, so they run behind the audio after it.
+    let (_, truth, vtt, printed) = caption_show(
         &root().join("samples/shows/the-long-game.txt"),
         "festival",
         &["--ad-read", "30"],
     );
     assert_speakers(&vtt, &["Dana Cruz", "Rui Alves"]);
-    for note in ["How it started", "Otter", "0:05", "Apple Podcasts"] {
+    for note in ["How it started", "Otter", "Apple Podcasts"] {
         assert!(!vtt.contains(note), "'{note}' is captioned:\n{vtt}");
     }
+    let shifts: Vec<&str> = printed
+        .lines()
+        .filter(|l| l.contains("the transcript's times"))
+        .collect();
+    assert_eq!(shifts.len(), 1, "{printed}");
+    let at_s = |line: &str| -> f64 {
+        let (m, s) = line
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .split_once(':')
+            .unwrap();
+        m.parse::<f64>().unwrap() * 60.0 + s.parse::<f64>().unwrap()
+    };
+    let ad = &truth["edits"][0];
+    assert!(
+        at_s(shifts[0]) >= ad["end_s"].as_f64().unwrap() && shifts[0].contains("behind"),
+        "{printed}"
+    );
 }
 
 #[test]

@@ -55,6 +55,10 @@ pub struct AlignedWord {
     pub starts_line: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub speaker: Option<String>,
+    /// The time the transcript writes for this word, in ms
+    /// ([`crate::transcript::TranscriptWord::written_ms`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub written_ms: Option<u64>,
 }
 
 /// Speech heard in the audio that the transcript does not contain.
@@ -235,6 +239,7 @@ pub fn align(
                 line: w.line,
                 starts_line: w.starts_line,
                 speaker: w.speaker.clone(),
+                written_ms: w.written_ms,
             };
             if p.is_empty() {
                 return base;
@@ -832,6 +837,7 @@ pub fn from_recognized(recognized: &[RecognizedWord]) -> Alignment {
             line: 0,
             starts_line: false,
             speaker: None,
+            written_ms: None,
         });
     }
     Alignment {
@@ -843,6 +849,50 @@ pub fn from_recognized(recognized: &[RecognizedWord]) -> Alignment {
 }
 
 /// Counts of each status.
+/// A written time is out of step when its word is heard this much earlier
+/// or later than the written time before it put it (the first one: than it
+/// says). Transcript tools write whole seconds.
+pub const WRITTEN_TIME_STEP_MS: i64 = 5_000;
+
+/// A place where the transcript's written times stop matching the audio.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenTimeShift {
+    /// When the word after the written time is heard.
+    pub heard_ms: u64,
+    pub written_ms: u64,
+    /// `heard_ms - written_ms`: how far the transcript's times run behind
+    /// the audio from here (negative: ahead of it).
+    pub offset_ms: i64,
+}
+
+/// Where the transcript's times stop matching the audio: each written time
+/// whose word (timed from the audio) is heard more than
+/// [`WRITTEN_TIME_STEP_MS`] away from where the offset of the written time
+/// before it puts it. An ad inserted or cut, or an edit, shifts every time
+/// after it: one place, not one per label.
+pub fn written_time_shifts(words: &[AlignedWord]) -> Vec<WrittenTimeShift> {
+    let mut shifts = Vec::new();
+    let mut offset_ms = 0i64;
+    for w in words {
+        let (Some(written_ms), Some(heard_ms)) = (w.written_ms, w.start_ms) else {
+            continue;
+        };
+        if !matches!(w.status, WordStatus::Matched | WordStatus::Substituted) {
+            continue;
+        }
+        let offset = heard_ms as i64 - written_ms as i64;
+        if (offset - offset_ms).abs() > WRITTEN_TIME_STEP_MS {
+            shifts.push(WrittenTimeShift {
+                heard_ms,
+                written_ms,
+                offset_ms: offset,
+            });
+        }
+        offset_ms = offset;
+    }
+    shifts
+}
+
 pub fn status_counts(words: &[AlignedWord]) -> HashMap<WordStatus, usize> {
     let mut m = HashMap::new();
     for w in words {
@@ -1187,6 +1237,56 @@ mod tests {
     }
 
     #[test]
+    fn written_times_out_of_step_are_listed_once_where_the_offset_changes() {
+        let w = |written_ms, start_ms, status| AlignedWord {
+            text: "word".into(),
+            start_ms: Some(start_ms),
+            end_ms: Some(start_ms + 300),
+            confidence: 0.9,
+            status,
+            heard: None,
+            margin: None,
+            char_start: 0,
+            char_end: 0,
+            line: 0,
+            starts_line: false,
+            speaker: None,
+            written_ms: Some(written_ms),
+        };
+        // In step (within a second of rounding), then an ad of 30 s before
+        // the third label: every later time runs 30 s behind. A word not timed
+        // from the audio says nothing.
+        let words = vec![
+            w(5_000, 5_400, WordStatus::Matched),
+            w(20_000, 20_900, WordStatus::Substituted),
+            w(40_000, 71_000, WordStatus::Interpolated),
+            w(40_000, 70_200, WordStatus::Matched),
+            w(60_000, 90_100, WordStatus::Matched),
+        ];
+        assert_eq!(
+            written_time_shifts(&words),
+            [WrittenTimeShift {
+                heard_ms: 70_200,
+                written_ms: 40_000,
+                offset_ms: 30_200
+            }]
+        );
+        // Times that run ahead from the start are listed at the first.
+        let ahead = vec![
+            w(65_000, 5_000, WordStatus::Matched),
+            w(80_000, 20_000, WordStatus::Matched),
+        ];
+        assert_eq!(
+            written_time_shifts(&ahead)[..],
+            [WrittenTimeShift {
+                heard_ms: 5_000,
+                written_ms: 65_000,
+                offset_ms: -60_000
+            }]
+        );
+    }
+
+    #[test]
     fn unscripted_speech_over_confirmed_words_is_their_misreading() {
         let w = |text: &str, status, start_ms, margin| AlignedWord {
             text: text.into(),
@@ -1201,6 +1301,7 @@ mod tests {
             line: 0,
             starts_line: false,
             speaker: None,
+            written_ms: None,
         };
         let words = vec![
             w("Malenkov,", WordStatus::Substituted, 1_000, Some(-3.0)),

@@ -227,6 +227,7 @@ mod tests {
             line: 0,
             starts_line: false,
             speaker: None,
+            written_ms: None,
         }
     }
 

@@ -88,6 +88,26 @@ pub fn print_disagreements(report: &podcap::Report) {
                 };
                 format!("transcript: \"{transcript}\", audio: {audio}")
             }
+            Disagreement::TimesShift {
+                written_ms,
+                offset_ms,
+                ..
+            } => {
+                let how = match offset_ms.signum() {
+                    _ if offset_ms.unsigned_abs() <= podcap::align::WRITTEN_TIME_STEP_MS as u64 => {
+                        "agree with the audio again".to_string()
+                    }
+                    1 => format!("run {:.1} s behind the audio", *offset_ms as f64 / 1000.0),
+                    _ => format!(
+                        "run {:.1} s ahead of the audio",
+                        -*offset_ms as f64 / 1000.0
+                    ),
+                };
+                format!(
+                    "the transcript's times {how} from here (written {})",
+                    mmss(*written_ms)
+                )
+            }
         };
         println!("  {:>8}  {line}", mmss(d.at_ms()));
     }

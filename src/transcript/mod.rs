@@ -53,6 +53,11 @@ pub struct TranscriptWord {
     /// Who speaks it, when the transcript names speakers ("JOHN:" opening a
     /// line names the speaker of that line and the lines after it).
     pub speaker: Option<String>,
+    /// The time the transcript writes just before this word (a label's
+    /// `Speaker 1 (00:01:23):`, an inline `[00:01:23]`), in ms: when the tool
+    /// that wrote it heard this word.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub written_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -161,6 +166,7 @@ pub fn ends_sentence(text: &str) -> bool {
 pub fn split_words(text: &str) -> Vec<TranscriptWord> {
     let mut words = Vec::new();
     let mut speaker: Option<String> = None;
+    let mut written_ms: Option<u64> = None;
     let mut char_pos = 0usize;
     for (line_no, line) in text.split('\n').enumerate() {
         let chars: Vec<char> = line.chars().collect();
@@ -231,12 +237,18 @@ pub fn split_words(text: &str) -> Vec<TranscriptWord> {
         let label_end = label.map(|l| l.end);
         for (k, &(s, e)) in tokens.iter().enumerate() {
             let t: String = chars[s..e].iter().collect();
+            let in_label = label_end.is_some_and(|n| k < n);
+            if cue[k] || in_label {
+                if let Some(ms) = time_ms(&chars[s..e], in_label) {
+                    written_ms = Some(ms);
+                }
+            }
             if !t.chars().any(char::is_alphanumeric) {
                 continue;
             }
             let hint = if cue[k] {
                 Hint::Cue
-            } else if label_end.is_some_and(|n| k < n) {
+            } else if in_label {
                 Hint::SpeakerLabel
             } else if title_line {
                 Hint::TitleLine
@@ -251,6 +263,11 @@ pub fn split_words(text: &str) -> Vec<TranscriptWord> {
                 hint,
                 starts_line: false,
                 speaker: speaker.clone(),
+                written_ms: if hint == Hint::Text {
+                    written_ms.take()
+                } else {
+                    None
+                },
             });
         }
     }
@@ -287,6 +304,27 @@ fn is_time(tok: &[char], bare_minutes: bool) -> bool {
         && parts[1..].iter().all(|p| p.len() == 2)
         && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_digit()));
     digits_ok && (enclosed || parts.len() == 3 || bare_minutes)
+}
+
+/// The time of a token [`is_time`] accepts, in ms: `1:02:03.450` ->
+/// 3 723 450.
+fn time_ms(tok: &[char], bare_minutes: bool) -> Option<u64> {
+    if !is_time(tok, bare_minutes) {
+        return None;
+    }
+    let text: String = tok.iter().collect();
+    let inner = text
+        .trim_end_matches([':', ',', '-'])
+        .trim_matches(['[', ']', '(', ')']);
+    let (clock, fraction) = match inner.split_once(['.', ',']) {
+        Some((clock, fraction)) => (clock, fraction),
+        None => (inner, ""),
+    };
+    let seconds = clock
+        .split(':')
+        .try_fold(0u64, |s, part| Some(s * 60 + part.parse::<u64>().ok()?))?;
+    let ms: String = fraction.chars().chain("000".chars()).take(3).collect();
+    Some(seconds * 1000 + ms.parse::<u64>().unwrap_or(0))
 }
 
 /// A speaker label's tokens on its line.
@@ -467,6 +505,28 @@ mod tests {
         // A heading with a number is a heading, not a speaker.
         assert_eq!(hint_of("Chapter"), Hint::TitleLine);
         assert_eq!(hint_of("Return"), Hint::TitleLine);
+    }
+
+    #[test]
+    fn written_times_belong_to_the_next_spoken_word() {
+        let text = "Speaker 1 (00:01:23):\nHello and welcome.\n\
+                    [00:01:30.5] JOHN: Thanks.\n\
+                    John Peterson  0:05\nGlad to be here [1:02:03] today.\n\
+                    Speaker 2: At 3:30 we met.";
+        let words = split_words(text);
+        let times: Vec<(&str, u64)> = words
+            .iter()
+            .filter_map(|w| Some((w.text.as_str(), w.written_ms?)))
+            .collect();
+        assert_eq!(
+            times,
+            [
+                ("Hello", 83_000),
+                ("Thanks.", 90_500),
+                ("Glad", 5_000),
+                ("today.", 3_723_000)
+            ]
+        );
     }
 
     #[test]
