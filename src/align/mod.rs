@@ -190,12 +190,18 @@ pub fn align(
             .map(|(i, w)| (i, w.text.as_str())),
         false,
     );
+    // The recognizer's fillers are left out, as most transcripts leave
+    // them out; a verbatim transcript that writes them has them matched.
+    let verbatim = t
+        .text
+        .iter()
+        .any(|tok| normalize::FILLERS.contains(&tok.as_str()));
     let r = tokenize(
         recognized
             .iter()
             .enumerate()
             .map(|(i, w)| (i, w.text.as_str())),
-        true,
+        !verbatim,
     );
     let t_refs: Vec<&str> = t.text.iter().map(String::as_str).collect();
     let r_refs: Vec<&str> = r.text.iter().map(String::as_str).collect();
