@@ -261,4 +261,51 @@ fn an_srt_given_as_the_transcript_is_read_for_its_text() {
     for line in cue_text {
         assert!(!line.contains("-->") && !line.contains(",000"), "{line}");
     }
+    // Its times are the audio's: none is listed as out of step.
+    let printed = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(!printed.contains("the transcript's times"), "{printed}");
+
+    // The same cues 30 s later, as if a 30-s pre-roll had been in the audio
+    // they were timed on: listed once, at the start.
+    let shift = |time: &str| -> String {
+        let (clock, ms) = time.trim().split_once(',').unwrap();
+        let s = clock
+            .split(':')
+            .fold(0u64, |acc, p| acc * 60 + p.parse::<u64>().unwrap());
+        let ms = s * 1000 + ms.parse::<u64>().unwrap() + 30_000;
+        format!(
+            "{:02}:{:02}:{:02},{:03}",
+            ms / 3_600_000,
+            ms / 60_000 % 60,
+            ms / 1000 % 60,
+            ms % 1000
+        )
+    };
+    let shifted: Vec<String> = std::fs::read_to_string(&srt)
+        .unwrap()
+        .lines()
+        .map(|l| match l.split_once(" --> ") {
+            Some((a, b)) => format!("{} --> {}", shift(a), shift(b)),
+            None => l.to_string(),
+        })
+        .collect();
+    let shifted_path = dir.path().join("shifted.srt");
+    std::fs::write(&shifted_path, shifted.join("\n") + "\n").unwrap();
+    let again = dir.path().join("again");
+    let o = podcap(&[
+        "align",
+        dir.path().join("sample.json").to_str().unwrap(),
+        "--transcript",
+        shifted_path.to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let printed = String::from_utf8_lossy(&o.stdout).into_owned();
+    let shifts: Vec<&str> = printed
+        .lines()
+        .filter(|l| l.contains("the transcript's times"))
+        .collect();
+    assert_eq!(shifts.len(), 1, "{printed}");
+    assert!(shifts[0].contains("ahead of the audio"), "{printed}");
 }

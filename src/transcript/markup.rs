@@ -14,6 +14,9 @@
 pub struct Extracted {
     pub text: String,
     pub offsets: Vec<usize>,
+    /// Times the file gives its text (a subtitle cue's start): (char offset
+    /// into `text` where the timed text begins, ms).
+    pub times_ms: Vec<(usize, u64)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +65,7 @@ pub fn detect(path: &std::path::Path, text: &str) -> Markup {
 struct Builder {
     text: String,
     offsets: Vec<usize>,
+    times_ms: Vec<(usize, u64)>,
 }
 
 impl Builder {
@@ -117,6 +121,7 @@ impl Builder {
         Extracted {
             text: self.text,
             offsets: self.offsets,
+            times_ms: self.times_ms,
         }
     }
 }
@@ -211,6 +216,7 @@ pub fn from_html(src: &str) -> Extracted {
     let mut out = Builder {
         text: String::new(),
         offsets: Vec::new(),
+        times_ms: Vec::new(),
     };
     let mut inside = container.is_none();
     let mut skip: Option<(String, usize)> = None; // tag being skipped, nesting depth
@@ -264,6 +270,7 @@ pub fn from_markdown(src: &str) -> Extracted {
     let mut out = Builder {
         text: String::new(),
         offsets: Vec::new(),
+        times_ms: Vec::new(),
     };
     let mut pos = 0usize; // char offset of the current line
     let mut in_fence = false;
@@ -364,6 +371,7 @@ pub fn from_subtitles(src: &str) -> Extracted {
     let mut out = Builder {
         text: String::new(),
         offsets: Vec::new(),
+        times_ms: Vec::new(),
     };
     let chars: Vec<char> = src.chars().collect();
     // Lines as (start, end) char ranges.
@@ -400,6 +408,9 @@ pub fn from_subtitles(src: &str) -> Extracted {
                 }
             }
             last_end_ms = end_ms.or(last_end_ms);
+            if let Some(ms) = start_ms {
+                out.times_ms.push((out.offsets.len(), ms));
+            }
             for j in t + 1..block_end {
                 let (a, b) = lines[j];
                 let mut i = a;
@@ -511,6 +522,8 @@ mod tests {
             "Hello and welcome to the show. Today we talk\nabout R&D."
         );
         check_offsets(srt, &e);
+        // Each cue's start, where its text begins.
+        assert_eq!(e.times_ms, [(0, 1000), (31, 3600), (45, 9000)]);
         let vtt = "WEBVTT\n\nNOTE made by hand\n\n00:01.000 --> 00:02.000 align:start\n<v Ann Lee>Hi there.\n\nintro\n00:02.100 --> 00:03.000\n<v Ann Lee>Still me.\n\n00:03.100 --> 00:04.000\n<v.loud Bo>And me.\n";
         let e = from_subtitles(vtt);
         assert_eq!(e.text, "Ann Lee: Hi there. Still me.\nBo: And me.");

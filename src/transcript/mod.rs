@@ -132,6 +132,17 @@ pub fn read(path: &Path) -> Result<Transcript, TranscriptError> {
         Some(e) => {
             // Words are found in the extracted text; offsets point into the file.
             let mut words = split_words(&e.text);
+            // A time the file gives its text (a subtitle cue's) belongs to its
+            // first spoken word.
+            for (k, &(at, ms)) in e.times_ms.iter().enumerate() {
+                let next_at = e.times_ms.get(k + 1).map_or(usize::MAX, |t| t.0);
+                if let Some(w) = words
+                    .iter_mut()
+                    .find(|w| (at..next_at).contains(&w.char_start) && w.hint == Hint::Text)
+                {
+                    w.written_ms = Some(ms);
+                }
+            }
             for w in &mut words {
                 w.char_start = e.offsets[w.char_start];
                 w.char_end = e.offsets[w.char_end - 1] + 1;
@@ -566,5 +577,21 @@ mod tests {
         assert_eq!(span(&t.words[4]), "day.");
         assert_eq!(span(&t.words[1]), "It&rsquo;s");
         assert_eq!(t.words[0].hint, Hint::TitleLine);
+    }
+
+    #[test]
+    fn a_subtitle_cue_time_belongs_to_its_first_spoken_word() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("episode.srt");
+        let src = "1\n00:00:01,000 --> 00:00:02,000\n[Music]\n\n2\n00:00:02,500 --> 00:00:04,000\nHello there.\n\n3\n00:00:04,100 --> 00:00:05,000\nAnd welcome.\n";
+        std::fs::write(&path, src).unwrap();
+        let t = read(&path).unwrap();
+        let times: Vec<(&str, u64)> = t
+            .words
+            .iter()
+            .filter_map(|w| Some((w.text.as_str(), w.written_ms?)))
+            .collect();
+        // The cue with no spoken word gives its time to none.
+        assert_eq!(times, [("Hello", 2_500), ("And", 4_100)]);
     }
 }
