@@ -854,7 +854,6 @@ pub fn from_recognized(recognized: &[RecognizedWord]) -> Alignment {
     }
 }
 
-/// Counts of each status.
 /// A written time is out of step when its word is heard this much earlier
 /// or later than the written time before it put it (the first one: than it
 /// says). Transcript tools write whole seconds.
@@ -899,6 +898,7 @@ pub fn written_time_shifts(words: &[AlignedWord]) -> Vec<WrittenTimeShift> {
     shifts
 }
 
+/// Counts of each status.
 pub fn status_counts(words: &[AlignedWord]) -> HashMap<WordStatus, usize> {
     let mut m = HashMap::new();
     for w in words {

@@ -93,15 +93,14 @@ pub fn print_disagreements(report: &podcap::Report) {
                 offset_ms,
                 ..
             } => {
-                let how = match offset_ms.signum() {
-                    _ if offset_ms.unsigned_abs() <= podcap::align::WRITTEN_TIME_STEP_MS as u64 => {
-                        "agree with the audio again".to_string()
-                    }
-                    1 => format!("run {:.1} s behind the audio", *offset_ms as f64 / 1000.0),
-                    _ => format!(
-                        "run {:.1} s ahead of the audio",
-                        -*offset_ms as f64 / 1000.0
-                    ),
+                let s = *offset_ms as f64 / 1000.0;
+                let how = if offset_ms.unsigned_abs() <= podcap::align::WRITTEN_TIME_STEP_MS as u64
+                {
+                    "agree with the audio again".to_string()
+                } else if s > 0.0 {
+                    format!("run {s:.1} s behind the audio")
+                } else {
+                    format!("run {:.1} s ahead of the audio", -s)
                 };
                 format!(
                     "the transcript's times {how} from here (written {})",

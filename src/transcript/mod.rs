@@ -54,8 +54,8 @@ pub struct TranscriptWord {
     /// line names the speaker of that line and the lines after it).
     pub speaker: Option<String>,
     /// The time the transcript writes just before this word (a label's
-    /// `Speaker 1 (00:01:23):`, an inline `[00:01:23]`), in ms: when the tool
-    /// that wrote it heard this word.
+    /// `Speaker 1 (00:01:23):`, an inline `[00:01:23]`, a subtitle cue's
+    /// start), in ms: when the tool that wrote it heard this word.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub written_ms: Option<u64>,
 }
