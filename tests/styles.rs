@@ -102,6 +102,13 @@ fn caption_show(
     )
 }
 
+/// None of `texts` (notes, headings, cues) is in a caption.
+fn assert_not_captioned(vtt: &str, texts: &[&str]) {
+    for text in texts {
+        assert!(!vtt.contains(text), "'{text}' is captioned:\n{vtt}");
+    }
+}
+
 fn assert_speakers(vtt: &str, names: &[&str]) {
     for name in names {
         assert!(
@@ -157,15 +164,16 @@ fn a_markdown_show_with_two_hosts_in_another_speech_engine() {
         &[],
     );
     assert_speakers(&vtt, &["Maya", "Tom"]);
-    for note in [
-        "Seed library",
-        "Chapter",
-        "Show notes",
-        "Mastodon",
-        "laughs",
-    ] {
-        assert!(!vtt.contains(note), "'{note}' is captioned:\n{vtt}");
-    }
+    assert_not_captioned(
+        &vtt,
+        &[
+            "Seed library",
+            "Chapter",
+            "Show notes",
+            "Mastodon",
+            "laughs",
+        ],
+    );
 }
 
 #[test]
@@ -178,9 +186,10 @@ fn an_html_show_with_three_hosts_and_an_ad_read() {
         &["--ad-read", "40"],
     );
     assert_speakers(&vtt, &["Speaker 1", "Speaker 2", "Speaker 3"]);
-    for note in ["Why people choose", "Privacy", "All episodes", "inaudible"] {
-        assert!(!vtt.contains(note), "'{note}' is captioned:\n{vtt}");
-    }
+    assert_not_captioned(
+        &vtt,
+        &["Why people choose", "Privacy", "All episodes", "inaudible"],
+    );
     let unscripted = report["unscripted"].as_array().unwrap();
     assert!(
         unscripted
@@ -201,9 +210,7 @@ fn a_plain_show_with_names_and_times_on_their_own_lines() {
         &["--ad-read", "30"],
     );
     assert_speakers(&vtt, &["Dana Cruz", "Rui Alves"]);
-    for note in ["How it started", "Otter", "Apple Podcasts"] {
-        assert!(!vtt.contains(note), "'{note}' is captioned:\n{vtt}");
-    }
+    assert_not_captioned(&vtt, &["How it started", "Otter", "Apple Podcasts"]);
     let shifts: Vec<&str> = printed
         .lines()
         .filter(|l| l.contains("the transcript's times"))

@@ -21,16 +21,17 @@ use std::collections::HashMap;
 use crate::transcribe::RecognizedWord;
 use crate::transcript::{normalize, Hint, TranscriptWord};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WordStatus {
     Matched,
     Substituted,
     Interpolated,
+    #[default]
     Unspoken,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct AlignedWord {
     pub text: String,
     pub start_ms: Option<u64>,
@@ -1247,17 +1248,9 @@ mod tests {
         let w = |written_ms, start_ms, status| AlignedWord {
             text: "word".into(),
             start_ms: Some(start_ms),
-            end_ms: Some(start_ms + 300),
-            confidence: 0.9,
             status,
-            heard: None,
-            margin: None,
-            char_start: 0,
-            char_end: 0,
-            line: 0,
-            starts_line: false,
-            speaker: None,
             written_ms: Some(written_ms),
+            ..Default::default()
         };
         // In step (within a second of rounding), then an ad of 30 s before
         // the third label: every later time runs 30 s behind. A word not timed
@@ -1302,12 +1295,7 @@ mod tests {
             status,
             heard: Some("chef".into()),
             margin,
-            char_start: 0,
-            char_end: 0,
-            line: 0,
-            starts_line: false,
-            speaker: None,
-            written_ms: None,
+            ..Default::default()
         };
         let words = vec![
             w("Malenkov,", WordStatus::Substituted, 1_000, Some(-3.0)),

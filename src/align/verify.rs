@@ -220,14 +220,8 @@ mod tests {
             end_ms: Some(start_ms + 300),
             confidence: 0.9,
             status,
-            heard: None,
-            margin: None,
-            char_start: 0,
             char_end: 1,
-            line: 0,
-            starts_line: false,
-            speaker: None,
-            written_ms: None,
+            ..Default::default()
         }
     }
 

@@ -355,14 +355,7 @@ mod tests {
             end_ms: Some(end_ms),
             confidence: 0.9,
             status: WordStatus::Matched,
-            heard: None,
-            margin: None,
-            char_start: 0,
-            char_end: 0,
-            line: 0,
-            starts_line: false,
-            speaker: None,
-            written_ms: None,
+            ..Default::default()
         }
     }
 
