@@ -1,6 +1,7 @@
-//! The entry points podcap's whisper.cpp adds (vendor/patches/0004) for a
+//! The entry points podcap's whisper.cpp adds (vendor/patches/0004, 0007) for a
 //! decoding loop of its own, on the real model and real speech: the logits
-//! of every position of a batch, and DTW token times for given tokens.
+//! of every position of a batch, DTW token times for given tokens, and an
+//! encoder context shorter than 30 s.
 
 use std::ffi::CString;
 
@@ -204,4 +205,84 @@ fn batch_logits_and_dtw_times_match_whisper_full() {
             -1
         );
     }
+}
+
+/// Argmax of every row of one batch `seq` decoded over the state's encoder output.
+fn batch_argmax(e: &Engine, seq: &[i32]) -> Vec<usize> {
+    let rc = unsafe {
+        sys::whisper_decode_logits_with_state(
+            e.ctx,
+            e.state,
+            seq.as_ptr(),
+            seq.len() as i32,
+            0,
+            0,
+            1,
+        )
+    };
+    assert_eq!(rc, 0);
+    (0..seq.len()).map(|i| argmax(&e.logits_row(i))).collect()
+}
+
+/// whisper_set_audio_ctx_with_state (vendor/patches/0007): 20 s of speech
+/// encoded with 2 s of padding (1100 positions) instead of 30 s reads the
+/// same to the decoder: the greedy text over the whole window, forced
+/// through it, is its argmax almost everywhere (51 of 53 positions; over
+/// 6 s, 14).
+#[test]
+fn a_shorter_encoder_context_reads_the_same() {
+    let (samples, _) = podcap::audio::load_16k_mono(&root().join("samples/sample.mp3")).unwrap();
+    let clip = &samples[..20 * 16_000];
+    let e = Engine::load();
+    let sot = unsafe { sys::whisper_token_sot(e.ctx) };
+    let eot = unsafe { sys::whisper_token_eot(e.ctx) };
+    let encode = |n_audio_ctx: i32| unsafe {
+        assert_eq!(
+            sys::whisper_set_audio_ctx_with_state(e.ctx, e.state, n_audio_ctx),
+            0
+        );
+        assert_eq!(sys::whisper_encode_with_state(e.ctx, e.state, 0, 1), 0);
+    };
+    unsafe {
+        let rc =
+            sys::whisper_pcm_to_mel_with_state(e.ctx, e.state, clip.as_ptr(), clip.len() as i32, 1);
+        assert_eq!(rc, 0);
+    }
+    // Greedy text over the whole window, token by token, to the end of text.
+    encode(0);
+    let not = unsafe { sys::whisper_token_not(e.ctx) };
+    let mut seq = vec![sot, not];
+    let rc = unsafe { sys::whisper_decode_with_state(e.ctx, e.state, &sot, 1, 0, 1) };
+    assert_eq!(rc, 0);
+    loop {
+        let i = seq.len() - 1;
+        let rc = unsafe { sys::whisper_decode_with_state(e.ctx, e.state, &seq[i], 1, i as i32, 1) };
+        assert_eq!(rc, 0);
+        let best = argmax(&e.logits_row(0)[..=eot as usize]) as i32;
+        if best == eot || seq.len() == 120 {
+            break;
+        }
+        seq.push(best);
+    }
+    // The same text over 20 s and 2 s of padding: the argmax at every
+    // position, the end of text included.
+    let followed = |n_audio_ctx| {
+        encode(n_audio_ctx);
+        let rows = batch_argmax(&e, &seq);
+        (1..seq.len())
+            .filter(|&i| rows[i] == seq.get(i + 1).map_or(eot as usize, |&t| t as usize))
+            .count()
+    };
+    let n = seq.len() - 1;
+    assert!(n > 50, "20 s of speech: {n} tokens");
+    let (whole, short, cut) = (followed(0), followed(1100), followed(300));
+    assert!(whole * 50 >= n * 49, "{whole} of {n} over the whole window");
+    assert!(short * 20 >= n * 19, "{short} of {n} over 22 s");
+    // And the context is the one set: 6 s cannot read 20 s of speech.
+    assert!(cut * 2 < n, "{cut} of {n} over 6 s");
+    // A context longer than the model's is refused.
+    assert_eq!(
+        unsafe { sys::whisper_set_audio_ctx_with_state(e.ctx, e.state, 1501) },
+        -1
+    );
 }

@@ -193,6 +193,20 @@ fn vocab(ctx: &Context, multilingual: bool, language: &CStr) -> decode::Vocab {
     }
 }
 
+/// Whisper's encoder context: 1500 positions of 20 ms, 30 s.
+const N_AUDIO_CTX: usize = 1500;
+
+/// Padding after a window's audio that the encoder still hears, in 10-ms
+/// frames. A window with less than 30 s of audio (a chunk's second window,
+/// a verification window) is encoded over its audio and this much of the
+/// padding instead of all of it: the encoder's 33 windows over the first
+/// 10 minutes of the sample held 73% of 33 x 30 s of audio. Transcription
+/// of the 45-minute episode took 97.7 s against 112.8 s with whole windows,
+/// with the same word times, sentences and count of disagreements (9). On
+/// the first 10 minutes: 22.2 s against 25.1 s at 2 s of padding, 23.6 s
+/// at 4 s, 28.0 s at none.
+const ENCODED_PADDING_CS: usize = 200;
+
 /// One chunk's audio in a whisper.cpp state, for [`decode::decode_chunk`].
 struct ChunkDecoder<'a> {
     engine: &'a WhisperEngine,
@@ -238,6 +252,22 @@ impl decode::Decoder for ChunkDecoder<'_> {
     }
 
     fn encode(&mut self, offset_cs: usize) -> Result<(), String> {
+        // The window's audio and 2 s of the padding, not all 30 s.
+        let audio_cs = self.n_frames.saturating_sub(offset_cs);
+        let n_audio_ctx = (audio_cs + ENCODED_PADDING_CS).div_ceil(2).min(N_AUDIO_CTX);
+        // SAFETY: our context and state.
+        let rc = unsafe {
+            sys::whisper_set_audio_ctx_with_state(
+                self.engine.ctx.0,
+                self.state.0,
+                n_audio_ctx as i32,
+            )
+        };
+        if rc != 0 {
+            return Err(format!(
+                "whisper.cpp refused an encoder context of {n_audio_ctx}"
+            ));
+        }
         // SAFETY: our context and state, with the spectrogram computed.
         let rc = unsafe {
             sys::whisper_encode_with_state(

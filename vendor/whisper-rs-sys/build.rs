@@ -185,6 +185,7 @@ fn main() {
     config
         .profile("Release")
         .define("BUILD_SHARED_LIBS", "OFF")
+        .define("GGML_LLAMAFILE", "ON")
         .define("WHISPER_ALL_WARNINGS", "OFF")
         .define("WHISPER_ALL_WARNINGS_3RD_PARTY", "OFF")
         .define("WHISPER_BUILD_TESTS", "OFF")

@@ -5232,6 +5232,13 @@ unsafe extern "C" {
     ) -> ::std::os::raw::c_int;
 }
 unsafe extern "C" {
+    pub fn whisper_set_audio_ctx_with_state(
+        ctx: *mut whisper_context,
+        state: *mut whisper_state,
+        n_audio_ctx: ::std::os::raw::c_int,
+    ) -> ::std::os::raw::c_int;
+}
+unsafe extern "C" {
     pub fn whisper_tokenize(
         ctx: *mut whisper_context,
         text: *const ::std::os::raw::c_char,

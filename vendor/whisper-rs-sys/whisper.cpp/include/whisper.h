@@ -369,6 +369,14 @@ extern "C" {
                                int   n_threads,
                            int64_t * t_dtw);
 
+    // The encoder's context for the state's next encoder passes, in frames of
+    // 20 ms (0: the model's, 1500): a window with less audio than 30 s is
+    // encoded without all of its padding. Returns 0, or -1 on a bad value.
+    WHISPER_API int whisper_set_audio_ctx_with_state(
+            struct whisper_context * ctx,
+              struct whisper_state * state,
+                               int   n_audio_ctx);
+
     // Convert the provided text into tokens.
     // The tokens pointer must be large enough to hold the resulting tokens.
     // Returns the number of tokens on success, no more than n_max_tokens

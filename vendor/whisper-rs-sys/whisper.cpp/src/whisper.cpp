@@ -3995,6 +3995,15 @@ int whisper_decode_logits_with_state(struct whisper_context * ctx, struct whispe
     return 0;
 }
 
+int whisper_set_audio_ctx_with_state(struct whisper_context * ctx, struct whisper_state * state, int n_audio_ctx) {
+    if (n_audio_ctx < 0 || n_audio_ctx > ctx->model.hparams.n_audio_ctx) {
+        WHISPER_LOG_ERROR("%s: bad n_audio_ctx = %d\n", __func__, n_audio_ctx);
+        return -1;
+    }
+    state->exp_n_audio_ctx = n_audio_ctx;
+    return 0;
+}
+
 int whisper_decode(struct whisper_context * ctx, const whisper_token * tokens, int n_tokens, int n_past, int n_threads) {
     if (ctx->state == nullptr) {
         WHISPER_LOG_ERROR("%s: ERROR state was not loaded.\n", __func__);
