@@ -417,7 +417,7 @@ pub fn verify(
     words: &mut [align::AlignedWord],
 ) -> Result<(), Error> {
     use std::sync::{mpsc, Mutex};
-    type Margins = Result<Option<Vec<Option<f32>>>, transcribe::TranscribeError>;
+    type Margins = Result<Option<Vec<Option<transcribe::WordScore>>>, transcribe::TranscribeError>;
     let windows = align::verify::plan(words);
     if windows.is_empty() {
         return Ok(());
@@ -571,6 +571,7 @@ struct SavedWord {
     text: String,
     start_ms: Option<u64>,
     margin: Option<f32>,
+    margin_without_audio: Option<f32>,
 }
 
 #[derive(serde::Deserialize)]
@@ -624,15 +625,15 @@ pub fn realign_report(
     );
     // The model's verdicts stand where the same words are aligned to the same
     // time again; words the transcript changed since are left unverified.
-    let verdicts: std::collections::HashMap<(&str, u64), f32> = saved
+    let verdicts: std::collections::HashMap<(&str, u64), &SavedWord> = saved
         .words
         .iter()
-        .filter_map(|w| Some(((w.text.as_str(), w.start_ms?), w.margin?)))
+        .filter_map(|w| Some(((w.text.as_str(), w.start_ms?), w)))
         .collect();
     for w in &mut report.words {
-        w.margin = w
-            .start_ms
-            .and_then(|t| verdicts.get(&(w.text.as_str(), t)).copied());
+        let saved = w.start_ms.and_then(|t| verdicts.get(&(w.text.as_str(), t)));
+        w.margin = saved.and_then(|s| s.margin);
+        w.margin_without_audio = saved.and_then(|s| s.margin_without_audio);
     }
     report.take_verdicts();
     Ok(report)

@@ -48,6 +48,10 @@ pub struct AlignedWord {
     /// transcript's text before it, in nats; 0 = the model's own choice.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub margin: Option<f32>,
+    /// The same over silence, where verification asked
+    /// ([`crate::transcribe::WordScore`]): what the text alone makes of the word.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub margin_without_audio: Option<f32>,
     pub char_start: usize,
     pub char_end: usize,
     #[serde(skip)]
@@ -241,6 +245,7 @@ pub fn align(
                 status: WordStatus::Unspoken,
                 heard: None,
                 margin: None,
+                margin_without_audio: None,
                 char_start: w.char_start,
                 char_end: w.char_end,
                 line: w.line,
@@ -756,22 +761,18 @@ pub fn drop_confirmed_unscripted(unscripted: &mut Vec<UnscriptedRegion>, words: 
 }
 
 /// Whether a word's transcript text stands, if the model was asked: the
-/// model accepts it ([`verify::MAX_REFUSED_MARGIN`]), or, for a word heard
-/// as one that resembles it ([`dp::resembles`]: "expropriating" as
-/// "extrapreating", "glasnost" as "glass-host"), does not refuse it beyond
-/// [`verify::MAX_REFUSED_MARGIN_MISHEARD`].
+/// model accepts it ([`verify::MAX_REFUSED_MARGIN`]), or the audio hardly
+/// lowers it from what the text alone makes of it
+/// ([`verify::MAX_REFUSED_AUDIO_SHIFT`]): a word the model hardly knows
+/// ("Bonapartism", heard as "rhythm", -12.0 nats with the audio and -10.7
+/// without), not a word the audio contradicts.
 pub fn verdict(w: &AlignedWord) -> Option<bool> {
-    let said = |s: &str| normalize::tokens(s).concat();
-    let misheard = w
-        .heard
-        .as_deref()
-        .is_some_and(|h| dp::resembles(&said(&w.text), &said(h)));
-    let limit = if misheard {
-        verify::MAX_REFUSED_MARGIN_MISHEARD
-    } else {
-        verify::MAX_REFUSED_MARGIN
-    };
-    w.margin.map(|m| m >= limit)
+    let m = w.margin?;
+    let shift = w.margin_without_audio.map(|without| m - without);
+    Some(
+        m >= verify::MAX_REFUSED_MARGIN
+            || shift.is_some_and(|s| s >= verify::MAX_REFUSED_AUDIO_SHIFT),
+    )
 }
 
 /// Runs of substituted words (across unspoken ones) as disagreements, and
@@ -839,6 +840,7 @@ pub fn from_recognized(recognized: &[RecognizedWord]) -> Alignment {
             status: WordStatus::Matched,
             heard: None,
             margin: None,
+            margin_without_audio: None,
             char_start: start,
             char_end: start + w.text.chars().count(),
             line: 0,

@@ -15,7 +15,8 @@
 //! flagged 41 agreeing words per 10 minutes, both together 6.5, at the same
 //! recall, in a measurement made before this was built). A substitution the
 //! model accepts (margin within [`MAX_REFUSED_MARGIN`]) is the recognizer's
-//! slip, not a disagreement.
+//! slip, not a disagreement. So is one it refuses about as much without the
+//! audio (over silence, [`MAX_REFUSED_AUDIO_SHIFT`]): a word it hardly knows.
 //!
 //! Decoding with the transcript as the draft asks the same question as it
 //! goes: a recognized word whose first token the model took from the
@@ -41,19 +42,23 @@
 
 use super::{AlignedWord, WordStatus};
 use crate::transcribe::decode::Verdict;
-use crate::transcribe::RecognizedWord;
+use crate::transcribe::{RecognizedWord, WordScore};
 
 /// A substituted word whose transcript text the model gives at least this
 /// margin (nats below its own best token) is accepted. Chosen on the curve
 /// `scripts/eval-verification` prints (README, "Verification").
 pub const MAX_REFUSED_MARGIN: f32 = -7.0;
 
-/// The same for a word heard as one that resembles it: the model refuses
-/// words it hardly knows even where the audio says them. On the 45-minute
-/// sample, which agrees with its transcript, 9 of its 15 refusals were such
-/// pairs ("perestroika" heard as "troika"), at -7.1 to -13.3 nats; none of
-/// the edited copy's 20 changed words resembles what was said there.
-pub const MAX_REFUSED_MARGIN_MISHEARD: f32 = -14.0;
+/// A word the model refuses stands all the same unless the audio lowers
+/// its margin by more than this (nats) from its margin over silence
+/// ([`crate::transcribe::WordScore`]). The model refuses words it hardly
+/// knows even where the audio says them, and it refuses them without the
+/// audio as well. On the 45-minute sample, which agrees with its
+/// transcript, the refused words' shifts were -6.0 ("as" heard as "and")
+/// and -1.3 to +3.0 (seven rare words, "veils" heard as "males"); on its
+/// edited copy, the 17 changed words refused, -12.6 to -3.2, and the
+/// recognizer's slips there, -2.1 to +3.8 (and -5.7, "as" again).
+pub const MAX_REFUSED_AUDIO_SHIFT: f32 = -2.5;
 
 /// Audio before a disagreement that the forced text starts with: context
 /// for the decoder, so it does not judge the word from a cold start.
@@ -201,10 +206,11 @@ pub fn settle(words: &mut [AlignedWord], refused: &[(usize, f32)]) {
 
 /// Records the margins of a window's words (the engine scores only the
 /// words asked about).
-pub fn apply(words: &mut [AlignedWord], window: &Window, margins: &[Option<f32>]) {
-    for (&i, &m) in window.words.iter().zip(margins) {
-        if m.is_some() {
-            words[i].margin = m;
+pub fn apply(words: &mut [AlignedWord], window: &Window, scores: &[Option<WordScore>]) {
+    for (&i, score) in window.words.iter().zip(scores) {
+        if let Some(s) = score {
+            words[i].margin = Some(s.margin);
+            words[i].margin_without_audio = Some(s.margin_without_audio);
         }
     }
 }

@@ -22,7 +22,7 @@ use crate::catalog::Entry;
 use crate::pipeline::{self, CaptionOptions, Engine, Report};
 use crate::progress::Progress;
 use crate::transcribe::decode::Draft;
-use crate::transcribe::{self, TranscribeError, Transcriber};
+use crate::transcribe::{self, TranscribeError, Transcriber, WordScore};
 use crate::Error;
 
 use record::{Action, Figures, FileStamp, Output, Recognition, Record, Rendering};
@@ -531,7 +531,7 @@ impl Transcriber for Gated<'_> {
         samples_16k: &[f32],
         words: &[&str],
         ask: &[bool],
-    ) -> Result<Option<Vec<Option<f32>>>, TranscribeError> {
+    ) -> Result<Option<Vec<Option<WordScore>>>, TranscribeError> {
         let _permit = self.gate.enter(self.priority);
         self.engine.score_words(samples_16k, words, ask)
     }

@@ -862,22 +862,24 @@ mod tests {
             .iter()
             .position(|w| w.text == "Tuesday")
             .unwrap();
-        let mut judged = |margin: f32| {
+        let mut judged = |margin: f32, margin_without_audio: Option<f32>| {
             report.words[k].margin = Some(margin);
+            report.words[k].margin_without_audio = margin_without_audio;
             report.substitutions = crate::align::substitutions(&report.words);
             check(&report, &transcript, &Thresholds::default())
         };
         // Heard otherwise with confidence, but the model accepts "Tuesday": a slip.
-        let c = judged(-1.0);
+        let c = judged(-1.0, None);
         assert_eq!(c.findings.len(), 1);
         assert!(c.findings[0].low_confidence);
         assert_eq!(c.figures.wer, 0.0);
-        // Refused as a word the model hardly knows may be ("Thursday"
-        // resembles "Tuesday"): a slip still.
-        let c = judged(-12.0);
+        // Refused, but about as much without the audio: a word the model
+        // hardly knows, a slip still.
+        let c = judged(-12.0, Some(-11.0));
         assert!(c.findings[0].low_confidence);
-        // Refused beyond that: counted, with the margin's confidence.
-        let c = judged(-16.0);
+        // Refused, and the audio is what refuses it: counted, with the
+        // margin's confidence.
+        let c = judged(-12.0, Some(-4.0));
         assert!(!c.findings[0].low_confidence);
         assert!(c.findings[0].confidence > 0.99);
         assert_eq!(c.figures.substitutions, 1);

@@ -890,7 +890,7 @@ fn window_verdicts(
         return Ok(Vec::new());
     }
     let positions: Vec<usize> = asked.iter().map(|a| a.0).collect();
-    let margins = forced_margins(decoder, &text, &positions)?;
+    let margins = forced_margins(decoder, &text, &positions, true)?;
     Ok(asked
         .iter()
         .zip(margins)
@@ -903,8 +903,9 @@ fn window_verdicts(
 /// none 0) the margin of the text from there comes back (see [`Verdict`]):
 /// the best logit of a token that starts that text (the token there, or
 /// another piece of at least half the same word: " with" for " withdrew")
-/// less the best
-/// of all text tokens and the end of text. The text up to each asked token
+/// less the best of all text tokens and, with `end_competes`, the end of
+/// text (over silence, the end of text is the model's first choice
+/// everywhere, and says nothing about the text). The text up to each asked token
 /// goes through in one batch from where the last stopped (the decoder keeps
 /// the rest), with the logits of its last position only: one vocabulary row
 /// per asked token, not per token.
@@ -912,6 +913,7 @@ pub fn forced_margins(
     decoder: &mut dyn Decoder,
     text: &[Token],
     asked: &[usize],
+    end_competes: bool,
 ) -> Result<Vec<f32>, String> {
     let vocab = decoder.vocab().clone();
     let eot = vocab.eot as usize;
@@ -930,7 +932,8 @@ pub fn forced_margins(
         let row = decoder.decode(segment, done, segment.len() - 1)?;
         // The model may write text or end the text, nothing else.
         let row = &row[..=eot];
-        let best = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let competing = if end_competes { row } else { &row[..eot] };
+        let best = competing.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         // A piece counts when it holds at least half the word's letters:
         // " a" starts " accompany" too, but says a word of its own.
         let letters = |b: &[u8]| {

@@ -42,6 +42,22 @@ pub struct Recognition {
     pub verdicts: Vec<decode::Verdict>,
 }
 
+/// The model's verdict on a word said in some audio
+/// ([`Transcriber::score_words`]), in nats.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WordScore {
+    /// The log-probability margin of the word's first alphanumeric token:
+    /// its log-probability less that of the model's best token there, with
+    /// the words before it as the text so far. 0: the model writes that word
+    /// itself; far below 0: the audio says something else, or the model
+    /// hardly knows the word.
+    pub margin: f32,
+    /// The same over silence, against text tokens only: what the text
+    /// before the word makes of it without the audio. A word the model
+    /// hardly knows is as unlikely here.
+    pub margin_without_audio: f32,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum TranscribeError {
     #[error("the speech engine failed on the chunk at {start_s:.1} s: {detail}")]
@@ -72,15 +88,15 @@ pub trait Transcriber: Sync {
     }
 
     /// The model's verdict on given text said in `samples_16k` (at most
-    /// 30 s): per word with `ask` set, the log-probability margin of its
-    /// first alphanumeric token (see [`whisper::WhisperEngine::score_words`]).
-    /// `Ok(None)`: this engine cannot say.
+    /// 30 s), per word with `ask` set (see
+    /// [`whisper::WhisperEngine::score_words`]). `Ok(None)`: this engine
+    /// cannot say.
     fn score_words(
         &self,
         _samples_16k: &[f32],
         _words: &[&str],
         _ask: &[bool],
-    ) -> Result<Option<Vec<Option<f32>>>, TranscribeError> {
+    ) -> Result<Option<Vec<Option<WordScore>>>, TranscribeError> {
         Ok(None)
     }
 }

@@ -14,7 +14,7 @@ use std::path::Path;
 use whisper_rs::whisper_rs_sys as sys;
 
 use super::decode::{self, Draft, Token};
-use super::{Recognition, RecognizedWord, TranscribeError, Transcriber};
+use super::{Recognition, RecognizedWord, TranscribeError, Transcriber, WordScore};
 use crate::model::{self, ModelInfo};
 
 /// Engine settings.
@@ -573,7 +573,7 @@ impl Transcriber for WhisperEngine {
         samples_16k: &[f32],
         words: &[&str],
         ask: &[bool],
-    ) -> Result<Option<Vec<Option<f32>>>, TranscribeError> {
+    ) -> Result<Option<Vec<Option<WordScore>>>, TranscribeError> {
         WhisperEngine::score_words(self, samples_16k, words, ask).map(Some)
     }
 
@@ -896,19 +896,18 @@ impl WhisperEngine {
 impl WhisperEngine {
     /// The model's verdict on given text, by teacher forcing: `words` are
     /// what `samples_16k` (at most 30 s, from just before the first word)
-    /// is said to contain, in order. For each word with `ask` set, the
-    /// log-probability margin of its first alphanumeric token (in nats): its
-    /// log-probability minus that of the model's best token at that place,
-    /// with the words before it as the text so far. 0: the model writes that
-    /// word itself; far below 0: the audio says something else. `None` where
-    /// not asked, for a word with no letters or digits, or past the
-    /// decoder's context.
+    /// is said to contain, in order. For each word with `ask` set, its
+    /// margin with the audio and without ([`WordScore`]); `None` where not
+    /// asked, for a word with no letters or digits, or past the decoder's
+    /// context. The margin without the audio costs an encoder pass over 2 s
+    /// of silence (the padding after the audio) and one more pass of the
+    /// text through the decoder.
     pub fn score_words(
         &self,
         samples_16k: &[f32],
         words: &[&str],
         ask: &[bool],
-    ) -> Result<Vec<Option<f32>>, TranscribeError> {
+    ) -> Result<Vec<Option<WordScore>>, TranscribeError> {
         let engine_err = |detail: String| TranscribeError::Engine {
             start_s: 0.0,
             detail,
@@ -937,12 +936,21 @@ impl WhisperEngine {
             text.extend_from_slice(&tokens);
         }
         let positions: Vec<usize> = asked.iter().map(|a| a.0).collect();
-        let found = decode::forced_margins(&mut decoder, &text, &positions).map_err(engine_err)?;
-        let mut margins = vec![None; words.len()];
-        for ((_, k), m) in asked.into_iter().zip(found) {
-            margins[k] = Some(m);
+        let heard = decode::forced_margins(&mut decoder, &text, &positions, true);
+        let heard = heard.map_err(engine_err)?;
+        // The padding after the audio: silence.
+        let end_cs = decoder.n_frames;
+        decode::Decoder::encode(&mut decoder, end_cs).map_err(engine_err)?;
+        let unheard = decode::forced_margins(&mut decoder, &text, &positions, false);
+        let unheard = unheard.map_err(engine_err)?;
+        let mut scores = vec![None; words.len()];
+        for (((_, k), margin), margin_without_audio) in asked.into_iter().zip(heard).zip(unheard) {
+            scores[k] = Some(WordScore {
+                margin,
+                margin_without_audio,
+            });
         }
-        Ok(margins)
+        Ok(scores)
     }
 
     /// whisper.cpp's tokens for `text` (at most 256).
