@@ -445,7 +445,8 @@ pub fn verify(
                 if samples.len() < audio::SAMPLE_RATE_HZ as usize / 10 {
                     continue;
                 }
-                let margins = engine.score_words(&samples, &texts[k], &asks[k]);
+                let refused_below = align::verify::MAX_REFUSED_MARGIN;
+                let margins = engine.score_words(&samples, &texts[k], &asks[k], refused_below);
                 results.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(margins);
             });
         }

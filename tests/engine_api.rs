@@ -37,6 +37,24 @@ impl Engine {
         unsafe { sys::whisper_n_vocab(self.ctx) as usize }
     }
 
+    /// The logits of every position of one batch `seq`, decoded from the
+    /// start over the state's encoder output.
+    fn batch_logits(&self, seq: &[i32]) -> Vec<Vec<f32>> {
+        let rc = unsafe {
+            sys::whisper_decode_logits_with_state(
+                self.ctx,
+                self.state,
+                seq.as_ptr(),
+                seq.len() as i32,
+                0,
+                0,
+                1,
+            )
+        };
+        assert_eq!(rc, 0);
+        (0..seq.len()).map(|i| self.logits_row(i)).collect()
+    }
+
     fn logits_row(&self, row: usize) -> Vec<f32> {
         let n = self.n_vocab();
         // SAFETY: the logits hold at least row + 1 rows after the decode that asked for them.
@@ -139,19 +157,7 @@ fn batch_logits_and_dtw_times_match_whisper_full() {
     // The logits of every position of one batch [sot, tokens...] are those of
     // decoding the same tokens one at a time.
     let seq: Vec<i32> = std::iter::once(sot).chain(tokens.iter().copied()).collect();
-    let rc = unsafe {
-        sys::whisper_decode_logits_with_state(
-            e.ctx,
-            e.state,
-            seq.as_ptr(),
-            seq.len() as i32,
-            0,
-            0,
-            1,
-        )
-    };
-    assert_eq!(rc, 0);
-    let batch: Vec<Vec<f32>> = (0..seq.len()).map(|i| e.logits_row(i)).collect();
+    let batch = e.batch_logits(&seq);
     let mut same_argmax = 0;
     let mut worst = 0f32;
     for (i, row) in batch.iter().enumerate() {
@@ -207,23 +213,6 @@ fn batch_logits_and_dtw_times_match_whisper_full() {
     }
 }
 
-/// Argmax of every row of one batch `seq` decoded over the state's encoder output.
-fn batch_argmax(e: &Engine, seq: &[i32]) -> Vec<usize> {
-    let rc = unsafe {
-        sys::whisper_decode_logits_with_state(
-            e.ctx,
-            e.state,
-            seq.as_ptr(),
-            seq.len() as i32,
-            0,
-            0,
-            1,
-        )
-    };
-    assert_eq!(rc, 0);
-    (0..seq.len()).map(|i| argmax(&e.logits_row(i))).collect()
-}
-
 /// whisper_set_audio_ctx_with_state (vendor/patches/0007): 20 s of speech
 /// encoded with 2 s of padding (1100 positions) instead of 30 s reads the
 /// same to the decoder: the greedy text over the whole window, forced
@@ -268,9 +257,9 @@ fn a_shorter_encoder_context_reads_the_same() {
     // position, the end of text included.
     let followed = |n_audio_ctx| {
         encode(n_audio_ctx);
-        let rows = batch_argmax(&e, &seq);
+        let rows = e.batch_logits(&seq);
         (1..seq.len())
-            .filter(|&i| rows[i] == seq.get(i + 1).map_or(eot as usize, |&t| t as usize))
+            .filter(|&i| argmax(&rows[i]) == seq.get(i + 1).map_or(eot as usize, |&t| t as usize))
             .count()
     };
     let n = seq.len() - 1;

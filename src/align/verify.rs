@@ -210,7 +210,7 @@ pub fn apply(words: &mut [AlignedWord], window: &Window, scores: &[Option<WordSc
     for (&i, score) in window.words.iter().zip(scores) {
         if let Some(s) = score {
             words[i].margin = Some(s.margin);
-            words[i].margin_without_audio = Some(s.margin_without_audio);
+            words[i].margin_without_audio = s.margin_without_audio;
         }
     }
 }

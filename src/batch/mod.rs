@@ -531,9 +531,11 @@ impl Transcriber for Gated<'_> {
         samples_16k: &[f32],
         words: &[&str],
         ask: &[bool],
+        refused_below: f32,
     ) -> Result<Option<Vec<Option<WordScore>>>, TranscribeError> {
         let _permit = self.gate.enter(self.priority);
-        self.engine.score_words(samples_16k, words, ask)
+        self.engine
+            .score_words(samples_16k, words, ask, refused_below)
     }
 }
 

@@ -54,8 +54,8 @@ pub struct WordScore {
     pub margin: f32,
     /// The same over silence, against text tokens only: what the text
     /// before the word makes of it without the audio. A word the model
-    /// hardly knows is as unlikely here.
-    pub margin_without_audio: f32,
+    /// hardly knows is as unlikely here. Asked for refused words only.
+    pub margin_without_audio: Option<f32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,7 +88,8 @@ pub trait Transcriber: Sync {
     }
 
     /// The model's verdict on given text said in `samples_16k` (at most
-    /// 30 s), per word with `ask` set (see
+    /// 30 s), per word with `ask` set, with the margin without the audio
+    /// for words whose margin is below `refused_below` (see
     /// [`whisper::WhisperEngine::score_words`]). `Ok(None)`: this engine
     /// cannot say.
     fn score_words(
@@ -96,6 +97,7 @@ pub trait Transcriber: Sync {
         _samples_16k: &[f32],
         _words: &[&str],
         _ask: &[bool],
+        _refused_below: f32,
     ) -> Result<Option<Vec<Option<WordScore>>>, TranscribeError> {
         Ok(None)
     }

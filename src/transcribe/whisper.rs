@@ -573,8 +573,9 @@ impl Transcriber for WhisperEngine {
         samples_16k: &[f32],
         words: &[&str],
         ask: &[bool],
+        refused_below: f32,
     ) -> Result<Option<Vec<Option<WordScore>>>, TranscribeError> {
-        WhisperEngine::score_words(self, samples_16k, words, ask).map(Some)
+        WhisperEngine::score_words(self, samples_16k, words, ask, refused_below).map(Some)
     }
 
     fn draft(&self, words: &mut dyn Iterator<Item = (usize, &str)>) -> Option<Draft> {
@@ -897,16 +898,17 @@ impl WhisperEngine {
     /// The model's verdict on given text, by teacher forcing: `words` are
     /// what `samples_16k` (at most 30 s, from just before the first word)
     /// is said to contain, in order. For each word with `ask` set, its
-    /// margin with the audio and without ([`WordScore`]); `None` where not
-    /// asked, for a word with no letters or digits, or past the decoder's
-    /// context. The margin without the audio costs an encoder pass over 2 s
-    /// of silence (the padding after the audio) and one more pass of the
-    /// text through the decoder.
+    /// margin with the audio and, where that is below `refused_below`,
+    /// without ([`WordScore`]); `None` where not asked, for a word with no
+    /// letters or digits, or past the decoder's context. The margins without
+    /// the audio cost an encoder pass over 2 s of silence (the padding after
+    /// the audio) and one more pass of the text through the decoder.
     pub fn score_words(
         &self,
         samples_16k: &[f32],
         words: &[&str],
         ask: &[bool],
+        refused_below: f32,
     ) -> Result<Vec<Option<WordScore>>, TranscribeError> {
         let engine_err = |detail: String| TranscribeError::Engine {
             start_s: 0.0,
@@ -938,11 +940,20 @@ impl WhisperEngine {
         let positions: Vec<usize> = asked.iter().map(|a| a.0).collect();
         let heard = decode::forced_margins(&mut decoder, &text, &positions, true);
         let heard = heard.map_err(engine_err)?;
-        // The padding after the audio: silence.
-        let end_cs = decoder.n_frames;
-        decode::Decoder::encode(&mut decoder, end_cs).map_err(engine_err)?;
-        let unheard = decode::forced_margins(&mut decoder, &text, &positions, false);
-        let unheard = unheard.map_err(engine_err)?;
+        let refused: Vec<usize> = (0..positions.len())
+            .filter(|&i| heard[i] < refused_below)
+            .collect();
+        let mut unheard = vec![None; positions.len()];
+        if !refused.is_empty() {
+            // The padding after the audio: silence.
+            let end_cs = decoder.n_frames;
+            decode::Decoder::encode(&mut decoder, end_cs).map_err(engine_err)?;
+            let at: Vec<usize> = refused.iter().map(|&i| positions[i]).collect();
+            let found = decode::forced_margins(&mut decoder, &text, &at, false);
+            for (&i, m) in refused.iter().zip(found.map_err(engine_err)?) {
+                unheard[i] = Some(m);
+            }
+        }
         let mut scores = vec![None; words.len()];
         for (((_, k), margin), margin_without_audio) in asked.into_iter().zip(heard).zip(unheard) {
             scores[k] = Some(WordScore {
